@@ -1,0 +1,53 @@
+//! `ifvit`: text-to-image diffusion on U-shaped ViTs, for studying where text is fused.
+
+mod cmd;
+mod device;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::device::DeviceArg;
+
+#[derive(Parser, Debug)]
+#[command(name = "ifvit", version, about, long_about = None)]
+struct Cli {
+    /// Backend: cpu (burn Flex), wgpu, cuda. Also read from BURN_DEVICE.
+    #[arg(long, global = true, env = "BURN_DEVICE", value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parameters, forward GMACs and tokens per block of a model.
+    Info(cmd::info::InfoArgs),
+    /// Noise schedules, training objectives and samplers, with their options.
+    Schedulers(cmd::schedulers::SchedulersArgs),
+    /// Look at the data sets (e.g. `ifvit data preview shapes --n 16 --out grid.png`).
+    Data(cmd::data::DataArgs),
+    /// Build a feature cache (e.g. `ifvit prepare coco --images DIR --captions FILE --out DIR`).
+    Prepare(cmd::prepare::PrepareArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let device = cli.device.device()?;
+    match &cli.command {
+        Command::Info(a) => cmd::info::run(a, &device),
+        Command::Schedulers(a) => cmd::schedulers::run(a),
+        Command::Data(a) => cmd::data::run(a, &device),
+        Command::Prepare(a) => cmd::prepare::run(a, &device),
+        Command::Bench(c) => cmd::bench::run(c, &device),
+    }
+}

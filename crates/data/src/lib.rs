@@ -1,0 +1,1 @@
+//! ifvit-data

@@ -1,0 +1,95 @@
+//! Multi-head attention in the two forms the paper uses.
+//!
+//! * [`SelfAttention`]: U-ViT's `Attention` (qkv Linear without bias, proj with bias).
+//! * [`CrossAttention`]: the released intermediate-fusion "cross-attention": queries from the
+//!   image(+time) tokens only, keys/values over `[image+time ; text]` in ONE softmax. Only the
+//!   image tokens are returned, so text tokens are never updated by it.
+//!
+//! Both use burn's fused `attention` op (flash/naive kernels on Flex; the autodiff backend
+//! falls back to the decomposed form for gradients). Scale is `head_dim^-0.5`.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Device, Tensor};
+
+use crate::init::linear;
+
+/// `[batch, tokens, k * heads * head_dim] -> k x [batch, heads, tokens, head_dim]`
+/// (einops `B L (K H D) -> K B H L D`).
+fn split_heads(x: Tensor<3>, k: usize, heads: usize) -> Vec<Tensor<4>> {
+    let [b, l, d] = x.dims();
+    let hd = d / (k * heads);
+    // [B, L, K, H, hd] -> [K, B, H, L, hd]
+    let x: Tensor<5> = x.reshape([b, l, k, heads, hd]).permute([2, 0, 3, 1, 4]);
+    x.chunk(k, 0)
+        .into_iter()
+        .map(|t| t.reshape([b, heads, l, hd]))
+        .collect()
+}
+
+/// `[batch, heads, tokens, head_dim] -> [batch, tokens, heads * head_dim]`
+fn merge_heads(x: Tensor<4>) -> Tensor<3> {
+    let [b, h, l, hd] = x.dims();
+    x.swap_dims(1, 2).reshape([b, l, h * hd])
+}
+
+fn sdpa(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+    attention(q, k, v, None, None, AttentionModuleOptions::default())
+}
+
+/// Self-attention over one token sequence. PyTorch names: `qkv`, `proj`.
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    pub qkv: Linear,
+    pub proj: Linear,
+    pub heads: usize,
+}
+
+impl SelfAttention {
+    pub fn new(dim: usize, heads: usize, qkv_bias: bool, device: &Device) -> Self {
+        Self {
+            qkv: linear(dim, 3 * dim, qkv_bias, device),
+            proj: linear(dim, dim, true, device),
+            heads,
+        }
+    }
+
+    /// `[batch, tokens, dim] -> [batch, tokens, dim]`
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let mut qkv = split_heads(self.qkv.forward(x), 3, self.heads).into_iter();
+        let (q, k, v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
+        self.proj.forward(merge_heads(sdpa(q, k, v)))
+    }
+}
+
+/// Joint-softmax cross-attention. PyTorch names: `q`, `kv`, `proj`.
+#[derive(Module, Debug)]
+pub struct CrossAttention {
+    pub q: Linear,
+    pub kv: Linear,
+    pub proj: Linear,
+    pub heads: usize,
+}
+
+impl CrossAttention {
+    pub fn new(dim: usize, heads: usize, qkv_bias: bool, device: &Device) -> Self {
+        Self {
+            q: linear(dim, dim, qkv_bias, device),
+            kv: linear(dim, 2 * dim, qkv_bias, device),
+            proj: linear(dim, dim, true, device),
+            heads,
+        }
+    }
+
+    /// `x: [batch, n_x, dim]` (already normalised), `text: [batch, n_t, dim]` (already
+    /// normalised) -> `[batch, n_x, dim]`. Keys/values come from `[x ; text]`.
+    pub fn forward(&self, x: Tensor<3>, text: Tensor<3>) -> Tensor<3> {
+        let q = split_heads(self.q.forward(x.clone()), 1, self.heads).remove(0);
+        let all = Tensor::cat(vec![x, text], 1);
+        let mut kv = split_heads(self.kv.forward(all), 2, self.heads).into_iter();
+        let (k, v) = (kv.next().unwrap(), kv.next().unwrap());
+        self.proj.forward(merge_heads(sdpa(q, k, v)))
+    }
+}

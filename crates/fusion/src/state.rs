@@ -1,0 +1,331 @@
+//! Named tensors in PyTorch layout: the bridge to `state_dict`s saved as safetensors.
+//!
+//! A [`StateDict`] maps PyTorch parameter names (`in_blocks.0.attn.qkv.weight`) to f32
+//! tensors in PyTorch's layout. Layers implement [`PtState`] to move their parameters in
+//! and out of it, converting layouts where burn differs (a `Linear` weight is `[out, in]`
+//! in PyTorch and `[in, out]` in burn; `LayerNorm` weight/bias are burn's gamma/beta).
+//!
+//! Loading is strict: a missing tensor, a shape mismatch, or a tensor the model does not
+//! use is an error that names the tensor, the file and the expected value.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use burn::module::Param;
+use burn::nn::conv::Conv2d;
+use burn::nn::{LayerNorm, Linear};
+use burn::tensor::{Device, Tensor, TensorData};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+/// What went wrong moving named tensors in or out.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{origin}: missing tensor `{name}` (the model expects shape {expected:?})")]
+    Missing {
+        origin: String,
+        name: String,
+        expected: Vec<usize>,
+    },
+    #[error("{origin}: tensor `{name}` has shape {found:?}, but the model expects {expected:?}")]
+    Shape {
+        origin: String,
+        name: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
+    #[error(
+        "{origin}: {count} tensor(s) not used by the model, e.g. {names}; \
+         check that the preset and fusion strategy match the checkpoint"
+    )]
+    Unexpected {
+        origin: String,
+        count: usize,
+        names: String,
+    },
+    #[error("{origin}: tensor `{name}` has dtype {dtype}; supported dtypes are F32, F16, BF16, F64")]
+    Dtype {
+        origin: String,
+        name: String,
+        dtype: String,
+    },
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+/// One tensor in PyTorch layout, stored as f32.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// An ordered map of PyTorch-named f32 tensors, with the bookkeeping for strict loading.
+#[derive(Clone, Debug, Default)]
+pub struct StateDict {
+    origin: String,
+    tensors: BTreeMap<String, NamedTensor>,
+    taken: BTreeSet<String>,
+}
+
+impl StateDict {
+    /// An empty dict; `origin` names it in error messages (usually a file path).
+    pub fn new(origin: impl Into<String>) -> Self {
+        Self {
+            origin: origin.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Reads a safetensors file (F32, F16, BF16 or F64 tensors; all converted to f32).
+    pub fn read_safetensors(path: impl AsRef<Path>) -> Result<Self, StateError> {
+        let path = path.as_ref();
+        let file_err = |message: String| StateError::File {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| file_err(format!("cannot read: {e}")))?;
+        let st = SafeTensors::deserialize(&bytes)
+            .map_err(|e| file_err(format!("not a valid safetensors file: {e}")))?;
+        let mut dict = Self::new(path.display().to_string());
+        for (name, view) in st.tensors() {
+            let data = to_f32(view.dtype(), view.data()).ok_or_else(|| StateError::Dtype {
+                origin: dict.origin.clone(),
+                name: name.clone(),
+                dtype: format!("{:?}", view.dtype()),
+            })?;
+            dict.insert(name, view.shape().to_vec(), data);
+        }
+        Ok(dict)
+    }
+
+    /// Writes all tensors as F32 safetensors, atomically (temp file + rename).
+    pub fn write_safetensors(&self, path: impl AsRef<Path>) -> Result<(), StateError> {
+        let path = path.as_ref();
+        let file_err = |message: String| StateError::File {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
+            .tensors
+            .iter()
+            .map(|(n, t)| {
+                let b = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+                (n.clone(), b, t.shape.clone())
+            })
+            .collect();
+        let views = bytes
+            .iter()
+            .map(|(n, b, s)| {
+                TensorView::new(Dtype::F32, s.clone(), b)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| file_err(format!("tensor `{n}`: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = safetensors::serialize(views, None)
+            .map_err(|e| file_err(format!("cannot serialise: {e}")))?;
+        let tmp = path.with_extension("safetensors.tmp");
+        std::fs::write(&tmp, out).map_err(|e| file_err(format!("cannot write: {e}")))?;
+        std::fs::rename(&tmp, path).map_err(|e| file_err(format!("cannot rename: {e}")))
+    }
+
+    pub fn insert(&mut self, name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) {
+        self.tensors
+            .insert(name.into(), NamedTensor { shape, data });
+    }
+
+    pub fn get(&self, name: &str) -> Option<&NamedTensor> {
+        self.tensors.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Removes and returns the tensor `name`, checking its shape (PyTorch layout).
+    pub fn take<const D: usize>(
+        &mut self,
+        name: &str,
+        expected: [usize; D],
+        device: &Device,
+    ) -> Result<Tensor<D>, StateError> {
+        let t = self.tensors.get(name).ok_or_else(|| StateError::Missing {
+            origin: self.origin.clone(),
+            name: name.to_string(),
+            expected: expected.to_vec(),
+        })?;
+        if t.shape != expected {
+            return Err(StateError::Shape {
+                origin: self.origin.clone(),
+                name: name.to_string(),
+                found: t.shape.clone(),
+                expected: expected.to_vec(),
+            });
+        }
+        let tensor = Tensor::from_data(TensorData::new(t.data.clone(), expected), device);
+        self.taken.insert(name.to_string());
+        Ok(tensor)
+    }
+
+    /// Stores a burn tensor under `name` (PyTorch layout expected from the caller).
+    pub fn put<const D: usize>(&mut self, name: &str, tensor: Tensor<D>) {
+        let shape = tensor.dims().to_vec();
+        let data = tensor
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 tensor data");
+        self.insert(name, shape, data);
+    }
+
+    /// Fails if any tensor was never taken: strict loading.
+    pub fn finish(self) -> Result<(), StateError> {
+        let unused: Vec<&String> = self
+            .tensors
+            .keys()
+            .filter(|k| !self.taken.contains(*k))
+            .collect();
+        if unused.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = unused.iter().take(5).map(|n| format!("`{n}`")).collect();
+        Err(StateError::Unexpected {
+            origin: self.origin,
+            count: unused.len(),
+            names: shown.join(", "),
+        })
+    }
+}
+
+fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    Some(match dtype {
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F64 => bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// Joins a module prefix and a parameter name with a dot.
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// A module whose parameters can be moved to/from a [`StateDict`] under PyTorch names.
+pub trait PtState: Sized {
+    /// Replaces this module's parameters with the tensors under `prefix`.
+    fn load_state(self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError>;
+    /// Writes this module's parameters under `prefix`.
+    fn save_state(&self, sd: &mut StateDict, prefix: &str);
+}
+
+impl PtState for Linear {
+    fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
+        let [d_in, d_out] = self.weight.lazy_shape().dims();
+        let device = self.weight.lazy_device();
+        // PyTorch stores [out, in]; burn computes x @ W with W [in, out].
+        let w: Tensor<2> = sd.take(&join(prefix, "weight"), [d_out, d_in], &device)?;
+        self.weight = Param::from_tensor(w.transpose());
+        if self.bias.is_some() {
+            self.bias = Some(Param::from_tensor(sd.take(
+                &join(prefix, "bias"),
+                [d_out],
+                &device,
+            )?));
+        }
+        Ok(self)
+    }
+
+    fn save_state(&self, sd: &mut StateDict, prefix: &str) {
+        sd.put(&join(prefix, "weight"), self.weight.val().transpose());
+        if let Some(b) = &self.bias {
+            sd.put(&join(prefix, "bias"), b.val());
+        }
+    }
+}
+
+impl PtState for LayerNorm {
+    fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
+        let [d] = self.gamma.lazy_shape().dims();
+        let device = self.gamma.lazy_device();
+        self.gamma = Param::from_tensor(sd.take(&join(prefix, "weight"), [d], &device)?);
+        if self.beta.is_some() {
+            self.beta = Some(Param::from_tensor(sd.take(
+                &join(prefix, "bias"),
+                [d],
+                &device,
+            )?));
+        }
+        Ok(self)
+    }
+
+    fn save_state(&self, sd: &mut StateDict, prefix: &str) {
+        sd.put(&join(prefix, "weight"), self.gamma.val());
+        if let Some(b) = &self.beta {
+            sd.put(&join(prefix, "bias"), b.val());
+        }
+    }
+}
+
+impl PtState for Conv2d {
+    fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
+        let shape: [usize; 4] = self.weight.lazy_shape().dims();
+        let device = self.weight.lazy_device();
+        // Same [out, in/groups, kh, kw] layout in both frameworks.
+        self.weight = Param::from_tensor(sd.take(&join(prefix, "weight"), shape, &device)?);
+        if self.bias.is_some() {
+            self.bias = Some(Param::from_tensor(sd.take(
+                &join(prefix, "bias"),
+                [shape[0]],
+                &device,
+            )?));
+        }
+        Ok(self)
+    }
+
+    fn save_state(&self, sd: &mut StateDict, prefix: &str) {
+        sd.put(&join(prefix, "weight"), self.weight.val());
+        if let Some(b) = &self.bias {
+            sd.put(&join(prefix, "bias"), b.val());
+        }
+    }
+}
+
+/// A bare parameter tensor (e.g. `pos_embed`), same layout in both frameworks.
+pub fn load_param<const D: usize>(
+    p: Param<Tensor<D>>,
+    sd: &mut StateDict,
+    name: &str,
+) -> Result<Param<Tensor<D>>, StateError> {
+    let shape: [usize; D] = p.lazy_shape().dims();
+    let device = p.lazy_device();
+    Ok(Param::from_tensor(sd.take(name, shape, &device)?))
+}
