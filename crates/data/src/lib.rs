@@ -1,1 +1,3 @@
-//! ifvit-data
+//! Data sets, tokenizers and batching for ifvit.
+
+pub mod tokenizer;
