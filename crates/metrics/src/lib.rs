@@ -1,1 +1,11 @@
-//! ifvit-metrics
+//! ifvit-metrics: evaluation.
+//!
+//! * [`shapes`]: the exact alignment scorer of the built-in `shapes` data set;
+//! * [`grid`]: captioned image grids (data previews, sample sheets).
+
+mod font;
+pub mod grid;
+pub mod shapes;
+
+pub use grid::{GridStyle, caption_grid, caption_grid_with};
+pub use shapes::{AlignmentReport, AlignmentScore, ShapesScorer};

@@ -1,11 +1,216 @@
 //! `ifvit bench sampler`: sampler overhead over the model evaluations it makes.
+//!
+//! Times the full sampling loop of a random-init U-ViT (random context, random x_T) and, in
+//! the same process on the same shapes, the same number of bare model forwards (batch 2B
+//! with guidance, since a guided step is one batched forward of [cond; uncond]). The
+//! difference is what the sampler (and guidance's concat/split/combine) costs.
 
-use anyhow::{Result, bail};
-use burn::tensor::Device;
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use burn::tensor::{Device, Tensor};
+use ifvit_diffusion::{
+    NoiseSchedule, Prediction, SamplerConfig, SamplerOptions, Spacing, check_guidance, guided,
+    randn, sample, seeded_rng,
+};
+use ifvit_fusion::Fusion;
+use ifvit_uvit::{UViT, UViTConfig};
+use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
-pub struct BenchSamplerArgs {}
+pub struct BenchSamplerArgs {
+    /// Model size preset (random weights).
+    #[arg(long, default_value = "uvit-tiny")]
+    pub preset: String,
+    /// Fusion strategy.
+    #[arg(long, default_value = "early-concat")]
+    pub fusion: String,
+    #[arg(long)]
+    pub c: Option<usize>,
+    #[arg(long)]
+    pub v: Option<usize>,
+    /// Sampler (see `ifvit schedulers`).
+    #[arg(long, default_value = "dpm-solver++")]
+    pub sampler: String,
+    /// Model evaluations.
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// DDIM eta.
+    #[arg(long)]
+    pub eta: Option<f64>,
+    /// DPM-Solver++ order.
+    #[arg(long)]
+    pub order: Option<usize>,
+    /// DDPM/DDIM timestep spacing: leading, trailing, linspace.
+    #[arg(long)]
+    pub spacing: Option<String>,
+    /// What the network predicts: epsilon, sample, v.
+    #[arg(long, default_value = "epsilon")]
+    pub prediction: String,
+    /// Images per sampling run.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Classifier-free guidance scale w (eps_u + w (eps_c - eps_u)); off when absent.
+    #[arg(long)]
+    pub guidance: Option<f64>,
+    /// Timed repetitions of each measurement (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: &BenchSamplerArgs, _device: &Device) -> Result<()> {
-    bail!("`ifvit bench sampler` is not implemented yet")
+/// What `bench sampler --json` prints.
+#[derive(Serialize, Debug)]
+pub struct SamplerBench {
+    pub preset: String,
+    pub fusion: String,
+    pub sampler: SamplerConfig,
+    pub batch: usize,
+    pub guidance: Option<f64>,
+    /// Network batch per model evaluation (2 x batch with guidance).
+    pub model_batch: usize,
+    pub nfe: usize,
+    /// Full sampling loop, seconds, each repeat.
+    pub sampler_s: Vec<f64>,
+    /// `nfe` bare forwards, seconds, each repeat.
+    pub bare_s: Vec<f64>,
+    pub median_sampler_s: f64,
+    pub median_bare_s: f64,
+    /// `(sampler - bare) / bare`.
+    pub overhead: f64,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
+    ensure!(args.batch > 0, "--batch must be positive");
+    ensure!(args.repeats > 0, "--repeats must be positive");
+    let fusion = Fusion::parse(&args.fusion, args.c, args.v)?;
+    let model_cfg = UViTConfig::preset(&args.preset, fusion)?;
+    let model = UViT::new(&model_cfg, device)?;
+    let spacing = args.spacing.as_deref().map(Spacing::parse).transpose()?;
+    let opts = SamplerOptions {
+        eta: args.eta,
+        order: args.order,
+        spacing,
+    };
+    let cfg = SamplerConfig::parse(&args.sampler, args.steps, &opts)?;
+    let schedule = NoiseSchedule::default();
+    cfg.validate(schedule.num_steps())?;
+    let prediction = Prediction::parse(&args.prediction)?;
+    let w = args.guidance.map(check_guidance).transpose()?;
+
+    let mut rng = seeded_rng(args.seed);
+    let (b, c, s) = (args.batch, model_cfg.in_chans, model_cfg.img_size);
+    let rows = if w.is_some() { 2 * b } else { b };
+    // [rows, Nt, Dc]: with guidance the first half plays the caption, the second the empty one
+    let context: Tensor<3> = randn(
+        [rows, model_cfg.num_text_tokens, model_cfg.context_dim],
+        &mut rng,
+        device,
+    );
+    let x_t = randn([b, c, s, s], &mut rng, device);
+    let nfe = cfg.nfe();
+
+    let time_sampler = |seed: u64| -> Result<f64> {
+        let net = |x: Tensor<4>, t: Tensor<1>| model.forward(x, t, context.clone());
+        let mut rng = seeded_rng(seed);
+        let start = Instant::now();
+        let out = match w {
+            Some(w) => sample(
+                &cfg,
+                &schedule,
+                prediction,
+                x_t.clone(),
+                &mut rng,
+                guided(w, net)?,
+            )?,
+            None => sample(&cfg, &schedule, prediction, x_t.clone(), &mut rng, net)?,
+        };
+        out.into_data(); // waits for the device
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let time_bare = || -> f64 {
+        let mut x = if w.is_some() {
+            Tensor::cat(vec![x_t.clone(), x_t.clone()], 0)
+        } else {
+            x_t.clone()
+        };
+        let t = Tensor::<1>::full([rows], 500.0, device);
+        let start = Instant::now();
+        for _ in 0..nfe {
+            // chained like sampling, so lazy backends cannot skip a forward
+            x = model.forward(x, t.clone(), context.clone());
+        }
+        x.into_data();
+        start.elapsed().as_secs_f64()
+    };
+
+    // warm-up: allocator, kernels, caches
+    model
+        .forward(
+            x_t.clone().narrow(0, 0, 1),
+            Tensor::full([1], 1.0, device),
+            context.clone().narrow(0, 0, 1),
+        )
+        .into_data();
+    let (mut sampler_s, mut bare_s) = (vec![], vec![]);
+    for r in 0..args.repeats {
+        // alternate the order so that drift (thermal, other load) hits both alike
+        if r % 2 == 0 {
+            sampler_s.push(time_sampler(args.seed + r as u64).context("sampling")?);
+            bare_s.push(time_bare());
+        } else {
+            bare_s.push(time_bare());
+            sampler_s.push(time_sampler(args.seed + r as u64).context("sampling")?);
+        }
+    }
+    let (ms, mb) = (median(&sampler_s), median(&bare_s));
+    let r = SamplerBench {
+        preset: args.preset.clone(),
+        fusion: fusion.to_string(),
+        sampler: cfg,
+        batch: b,
+        guidance: w,
+        model_batch: rows,
+        nfe,
+        sampler_s,
+        bare_s,
+        median_sampler_s: ms,
+        median_bare_s: mb,
+        overhead: (ms - mb) / mb,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let guidance = match w {
+        Some(w) => format!("guidance w = {w} (one forward of batch {rows} per evaluation)"),
+        None => "no guidance".to_string(),
+    };
+    println!(
+        "{} {}, {} with {} NFE, batch {}, {}",
+        r.preset,
+        r.fusion,
+        r.sampler.name(),
+        nfe,
+        b,
+        guidance
+    );
+    println!(
+        "  full sampling loop   {:>10.2} ms  (median of {})",
+        ms * 1e3,
+        args.repeats
+    );
+    println!("  {nfe} bare forwards   {:>10.2} ms", mb * 1e3);
+    println!("  sampler overhead     {:>+10.2} %", r.overhead * 100.0);
+    Ok(())
 }

@@ -1,11 +1,57 @@
 //! `ifvit bench train`: training step time, img/s and achieved GFLOP/s.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
 use burn::tensor::Device;
+use ifvit_fusion::Fusion;
+use ifvit_train::bench::{self, TrainBenchOptions};
 
 #[derive(clap::Args, Debug)]
-pub struct BenchTrainArgs {}
+pub struct BenchTrainArgs {
+    /// Model size preset.
+    #[arg(long, default_value = "uvit-tiny")]
+    pub preset: String,
+    /// Fusion strategy.
+    #[arg(long, default_value = "early-concat")]
+    pub fusion: String,
+    #[arg(long)]
+    pub c: Option<usize>,
+    #[arg(long)]
+    pub v: Option<usize>,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed warm-up steps.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: &BenchTrainArgs, _device: &Device) -> Result<()> {
-    bail!("`ifvit bench train` is not implemented yet")
+pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
+    anyhow::ensure!(args.batch > 0 && args.steps > 0, "--batch and --steps must be positive");
+    let opts = TrainBenchOptions {
+        preset: args.preset.clone(),
+        fusion: Fusion::parse(&args.fusion, args.c, args.v)?,
+        batch: args.batch,
+        steps: args.steps,
+        warmup: args.warmup,
+    };
+    let r = bench::run(&opts, device).with_context(|| format!("bench train --preset {}", args.preset))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!("{} {} batch {} ({} params, {:.3} fwd GMACs/sample)", r.preset, r.fusion, r.batch, r.params, r.forward_gmacs_per_sample);
+    println!("  median step      {:.2} ms over {} steps", r.median_step_ms, r.step_ms.len());
+    println!("  throughput       {:.1} img/s", r.images_per_s);
+    println!("  achieved         {:.1} GFLOP/s (3 x forward FLOPs)", r.achieved_gflops);
+    println!("  matmul baseline  {:.1} GFLOP/s (same process, fp32 1024^3)  -> efficiency {:.0}%", r.matmul_gflops, 100.0 * r.achieved_gflops / r.matmul_gflops);
+    if let Some(m) = r.peak_rss_mib {
+        println!("  peak RSS         {m:.0} MiB");
+    }
+    Ok(())
 }

@@ -1,6 +1,10 @@
 //! Text tokenizers behind one trait: CLIP BPE, BERT WordPiece, and the word-level
 //! tokenizer of the built-in `shapes` data.
 
+pub mod bert;
+pub mod clip;
+pub mod word;
+
 /// Why a text could not be tokenized.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TokenizeError {

@@ -1,0 +1,80 @@
+//! What turns images into latents and captions into context features: two traits, with
+//! test-sized implementations here (the real SD autoencoder and CLIP text encoder
+//! implement the same traits in a later issue).
+
+pub mod learned_text;
+pub mod pixel;
+
+pub use learned_text::{LearnedTextEncoder, TextEmbedding};
+pub use pixel::PixelAutoencoder;
+
+use burn::tensor::{Device, Tensor};
+
+use crate::tokenizer::TokenizeError;
+
+/// LDM's clamp on stored log-variances.
+pub const LOGVAR_RANGE: (f32, f32) = (-30.0, 20.0);
+
+/// An image autoencoder with a diagonal-Gaussian latent (LDM's `DiagonalGaussianDistribution`).
+pub trait ImageAutoencoder {
+    /// Stable name recorded in cache manifests, e.g. `pixel-f8`.
+    fn name(&self) -> String;
+    /// Channels `C` of a latent.
+    fn latent_channels(&self) -> usize;
+    /// Spatial downsampling factor (8 for SD's KL-f8).
+    fn downsample(&self) -> usize;
+    /// `[B, 3, H, W]` in [-1, 1] -> moments `[B, 2C, H/f, W/f]`: mean (channels `0..C`) then
+    /// log-variance (channels `C..2C`).
+    fn encode_moments(&self, images: Tensor<4>) -> Tensor<4>;
+    /// `[B, C, h, w]` latents -> `[B, 3, h f, w f]` images in [-1, 1].
+    fn decode(&self, latents: Tensor<4>) -> Tensor<4>;
+}
+
+/// Captions -> context features.
+pub trait TextEncoder {
+    /// Stable name recorded in cache manifests.
+    fn name(&self) -> String;
+    /// Tokens per caption `L` (77 for CLIP).
+    fn context_length(&self) -> usize;
+    /// Feature width `D` (768 for CLIP ViT-L/14).
+    fn dim(&self) -> usize;
+    /// `captions` -> `[B, L, D]`.
+    fn encode(&self, captions: &[&str], device: &Device) -> Result<Tensor<3>, TokenizeError>;
+}
+
+/// A latent drawn from stored moments: `mean + exp(logvar / 2) * noise`, with the
+/// log-variance clamped to [-30, 20] (SPEC section 2). `moments: [B, 2C, h, w]`,
+/// `noise: [B, C, h, w]` standard normal.
+pub fn sample_latent(moments: Tensor<4>, noise: Tensor<4>) -> Tensor<4> {
+    let [b, c2, h, w] = moments.dims();
+    let c = c2 / 2;
+    let mean = moments.clone().slice([0..b, 0..c, 0..h, 0..w]);
+    let logvar = moments
+        .slice([0..b, c..c2, 0..h, 0..w])
+        .clamp(LOGVAR_RANGE.0, LOGVAR_RANGE.1);
+    mean + (logvar * 0.5).exp() * noise
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    #[test]
+    fn sample_latent_uses_clamped_std() {
+        let device = Device::flex();
+        // C = 1: mean 2, logvar ln 4 (std 2); then logvar 100 clamps to 20.
+        let m = Tensor::<4>::from_data(
+            TensorData::new(vec![2.0f32, 2.0, 4f32.ln(), 100.0], [1, 2, 1, 2]),
+            &device,
+        );
+        let noise =
+            Tensor::<4>::from_data(TensorData::new(vec![1.0f32, 1.0], [1, 1, 1, 2]), &device);
+        let z = sample_latent(m, noise)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!((z[0] - 4.0).abs() < 1e-5, "{z:?}");
+        assert!((z[1] - (2.0 + 10f32.exp())).abs() < 1.0, "{z:?}");
+    }
+}

@@ -1,0 +1,266 @@
+//! Experiment configuration, one RON file per experiment under `experiments/`.
+//!
+//! Every field is explicit in the committed files; unknown fields and wrong types are errors
+//! with line and column. The exact config (with the arm that was trained) is written beside
+//! every checkpoint and result.
+
+use std::path::Path;
+
+use ifvit_data::shapes::ShapesConfig;
+use ifvit_diffusion::{BetaSchedule, LossWeighting, Prediction, SamplerConfig};
+use ifvit_fusion::Fusion;
+use ifvit_uvit::UViTConfig;
+use serde::{Deserialize, Serialize};
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {message}")]
+    Read { path: String, message: String },
+    #[error("{path}:{line}:{col}: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+    #[error("{path}: field `{field}`: {message}")]
+    Invalid {
+        path: String,
+        field: String,
+        message: String,
+    },
+}
+
+/// One experiment: data, model, diffusion, optimisation, loop, evaluation, and the ablation
+/// arms (fusion strategies) it compares.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    pub name: String,
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    /// Fusion strategies compared by `ifvit ablate`; `ifvit train` uses the first unless told.
+    pub arms: Vec<Fusion>,
+    pub diffusion: DiffusionConfig,
+    pub optim: OptimConfig,
+    pub train: LoopConfig,
+    pub eval: EvalConfig,
+}
+
+/// Where the images and captions come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DataConfig {
+    /// The built-in procedural `shapes` data (word-level captions, exact scorer).
+    Shapes(ShapesConfig),
+}
+
+/// The backbone: a named preset plus optional overrides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub preset: String,
+    #[serde(default)]
+    pub embed_dim: Option<usize>,
+    #[serde(default)]
+    pub depth: Option<usize>,
+    #[serde(default)]
+    pub num_heads: Option<usize>,
+    #[serde(default)]
+    pub patch_size: Option<usize>,
+    #[serde(default)]
+    pub mlp_ratio: Option<f64>,
+    /// Text tokens (the tokenizer's context length must match).
+    #[serde(default)]
+    pub num_text_tokens: Option<usize>,
+    #[serde(default)]
+    pub context_dim: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffusionConfig {
+    pub schedule: BetaSchedule,
+    pub num_steps: usize,
+    pub prediction: Prediction,
+    #[serde(default)]
+    pub loss_weighting: LossWeighting,
+}
+
+/// AdamW and the learning-rate schedule (SPEC: lr 2e-4, betas (0.9, 0.9), wd 0.03, eps 1e-8,
+/// 5000 warm-up steps then constant, no clipping).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    pub lr: f64,
+    pub betas: (f32, f32),
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub warmup_steps: u64,
+    /// Clip the global gradient norm to this value (off in SPEC).
+    #[serde(default)]
+    pub grad_clip_norm: Option<f32>,
+}
+
+/// The training loop.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoopConfig {
+    pub batch_size: usize,
+    pub steps: u64,
+    /// Seed of data order, caption dropout, timesteps and noise (model init: `seed`).
+    pub seed: u64,
+    /// EMA decay, updated every step.
+    pub ema_decay: f64,
+    /// Probability of replacing the caption by the empty caption "" (classifier-free guidance).
+    pub caption_dropout: f64,
+    pub checkpoint_every: u64,
+    #[serde(default = "default_keep")]
+    pub keep_checkpoints: usize,
+    /// Loss values are read back from the device every `log_every` steps.
+    pub log_every: u64,
+    /// Data-parallel devices (1 = single device). See docs/training.md.
+    #[serde(default = "default_devices")]
+    pub devices: usize,
+}
+
+fn default_keep() -> usize {
+    2
+}
+
+fn default_devices() -> usize {
+    1
+}
+
+/// Evaluation after training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Held-out prompts scored (seeded; split by aspect).
+    pub prompts: usize,
+    pub sampler: SamplerConfig,
+    /// Guidance `w` in `eps_u + w (eps_c - eps_u)` (U-ViT's s = w - 1).
+    pub guidance: f64,
+    pub batch_size: usize,
+    /// Prompts shown in the sample grid of every arm (the same for all arms).
+    pub grid_prompts: usize,
+    pub seed: u64,
+}
+
+impl ExperimentConfig {
+    /// Parses RON; errors carry the file, line and column.
+    pub fn from_ron(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let cfg: Self = ron::Options::default()
+            .from_str(text)
+            .map_err(|e: ron::error::SpannedError| ConfigError::Parse {
+                path: origin.to_string(),
+                line: e.position.line,
+                col: e.position.col,
+                message: e.code.to_string(),
+            })?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: origin.clone(),
+            message: e.to_string(),
+        })?;
+        Self::from_ron(&text, &origin)
+    }
+
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default().struct_names(false))
+            .expect("config serialises")
+    }
+
+    /// The backbone config of one arm.
+    pub fn uvit(&self, fusion: Fusion) -> Result<UViTConfig, ifvit_uvit::ConfigError> {
+        let m = &self.model;
+        let mut c = UViTConfig::preset(&m.preset, fusion)?;
+        let DataConfig::Shapes(s) = &self.data;
+        c.img_size = s.image_size as usize;
+        c.in_chans = 3;
+        if let Some(v) = m.embed_dim {
+            c.embed_dim = v;
+        }
+        if let Some(v) = m.depth {
+            c.depth = v;
+        }
+        if let Some(v) = m.num_heads {
+            c.num_heads = v;
+        }
+        if let Some(v) = m.patch_size {
+            c.patch_size = v;
+        }
+        if let Some(v) = m.mlp_ratio {
+            c.mlp_ratio = v;
+        }
+        if let Some(v) = m.num_text_tokens {
+            c.num_text_tokens = v;
+        }
+        if let Some(v) = m.context_dim {
+            c.context_dim = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            field: field.to_string(),
+            message,
+        };
+        if self.arms.is_empty() {
+            return Err(invalid("arms", "list at least one fusion strategy".into()));
+        }
+        for f in &self.arms {
+            self.uvit(*f).map_err(|e| invalid("model / arms", e.to_string()))?;
+        }
+        let t = &self.train;
+        if t.batch_size == 0 || t.steps == 0 || t.checkpoint_every == 0 || t.log_every == 0 {
+            return Err(invalid(
+                "train",
+                "batch_size, steps, checkpoint_every and log_every must be positive".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&t.ema_decay) {
+            return Err(invalid("train.ema_decay", format!("{} is not in [0, 1)", t.ema_decay)));
+        }
+        if !(0.0..=1.0).contains(&t.caption_dropout) {
+            return Err(invalid(
+                "train.caption_dropout",
+                format!("{} is not a probability", t.caption_dropout),
+            ));
+        }
+        if t.devices == 0 || t.batch_size % t.devices != 0 {
+            return Err(invalid(
+                "train.devices",
+                format!("{} devices must divide batch_size {}", t.devices, t.batch_size),
+            ));
+        }
+        if !(self.optim.lr.is_finite() && self.optim.lr > 0.0) {
+            return Err(invalid("optim.lr", format!("{} must be positive", self.optim.lr)));
+        }
+        let e = &self.eval;
+        ifvit_diffusion::check_guidance(e.guidance).map_err(|err| invalid("eval.guidance", err.to_string()))?;
+        e.sampler
+            .validate(self.diffusion.num_steps)
+            .map_err(|err| invalid("eval.sampler", err.to_string()))?;
+        if e.batch_size == 0 {
+            return Err(invalid("eval.batch_size", "must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// Scales the step budget (and the warm-up with it) by `factor` (`--budget`).
+    pub fn scale_budget(&mut self, factor: f64) {
+        let scale = |v: u64| ((v as f64 * factor).round() as u64).max(1);
+        self.train.steps = scale(self.train.steps);
+        self.optim.warmup_steps = (self.optim.warmup_steps as f64 * factor).round() as u64;
+        self.train.checkpoint_every = scale(self.train.checkpoint_every).min(self.train.steps);
+    }
+}

@@ -1,0 +1,81 @@
+//! burn-train's step contract for the diffusion objective.
+//!
+//! The diffusion crate draws the timesteps and noise and builds `x_t` and the target; the
+//! step predicts and takes the loss (SPEC: mean over C, H, W, then over the batch), so the
+//! model stays ignorant of betas. `TextToImage` implements burn-train's `TrainStep` and
+//! `InferenceStep`, so it also plugs into burn-train's `SupervisedTraining` / `Learner`.
+
+use burn::tensor::{Int, Tensor};
+use burn::train::metric::ItemLazy;
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
+use burn::tensor::ExecutionError;
+
+use crate::model::TextToImage;
+
+/// One batch, ready for the network.
+#[derive(Clone, Debug)]
+pub struct DiffusionInput {
+    /// `[B, C, H, W]` noisy inputs.
+    pub x_t: Tensor<4>,
+    /// `[B]` model time.
+    pub model_time: Tensor<1>,
+    /// `[B, C, H, W]` regression target (epsilon, x0 or v).
+    pub target: Tensor<4>,
+    /// `[B, L]` caption token ids (the empty caption's ids where dropped).
+    pub tokens: Tensor<2, Int>,
+    /// Per-sample loss weights (`None`: uniform).
+    pub weights: Option<Vec<f64>>,
+    /// Multiplies the loss before backward (data-parallel shards use `shard / batch`).
+    pub loss_scale: f64,
+}
+
+/// What a step returns besides the gradients.
+#[derive(Clone, Debug)]
+pub struct DiffusionOutput {
+    /// `[1]` the (unscaled) batch loss, still on the device.
+    pub loss: Tensor<1>,
+}
+
+impl ItemLazy for DiffusionOutput {
+    fn sync(self) -> Result<Self, ExecutionError> {
+        Ok(self)
+    }
+}
+
+impl TextToImage {
+    /// Prediction and loss of one batch.
+    pub fn diffusion_loss(&self, input: &DiffusionInput) -> Tensor<1> {
+        let ctx = self.context(input.tokens.clone());
+        let pred = self.forward(input.x_t.clone(), input.model_time.clone(), ctx);
+        match &input.weights {
+            None => ifvit_diffusion::diffusion_loss(pred, input.target.clone()),
+            Some(w) => ifvit_diffusion::weighted_diffusion_loss(pred, input.target.clone(), w),
+        }
+    }
+}
+
+impl TrainStep for TextToImage {
+    type Input = DiffusionInput;
+    type Output = DiffusionOutput;
+
+    fn step(&self, input: DiffusionInput) -> TrainOutput<DiffusionOutput> {
+        let loss = self.diffusion_loss(&input);
+        let scaled = if input.loss_scale == 1.0 {
+            loss.clone()
+        } else {
+            loss.clone().mul_scalar(input.loss_scale)
+        };
+        TrainOutput::new(self, scaled.backward(), DiffusionOutput { loss: loss.detach() })
+    }
+}
+
+impl InferenceStep for TextToImage {
+    type Input = DiffusionInput;
+    type Output = DiffusionOutput;
+
+    fn step(&self, input: DiffusionInput) -> DiffusionOutput {
+        DiffusionOutput {
+            loss: self.diffusion_loss(&input),
+        }
+    }
+}

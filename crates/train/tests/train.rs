@@ -1,0 +1,96 @@
+//! Training loop: resume equals an uninterrupted run, NaN stops keep the last good
+//! checkpoint, data-parallel equals single-device, the config round-trips through RON.
+
+mod common;
+
+use burn::tensor::Device;
+use ifvit_train::{Silent, TrainError, TrainOptions, train};
+
+fn opts(dir: &std::path::Path, cfg: &ifvit_train::ExperimentConfig) -> TrainOptions {
+    TrainOptions {
+        out_dir: dir.to_path_buf(),
+        fusion: cfg.arms[0],
+        resume: false,
+        stop_at: None,
+        interrupt: None,
+        extra_devices: vec![],
+    }
+}
+
+#[test]
+fn an_interrupted_and_resumed_run_reaches_the_same_loss_curve() {
+    let cfg = common::tiny();
+    let device = Device::flex();
+    let a = tempfile::tempdir().unwrap();
+    let full = train(&cfg, &opts(a.path(), &cfg), &device, &mut Silent).unwrap();
+    assert_eq!(full.losses.len(), 6);
+
+    let b = tempfile::tempdir().unwrap();
+    let mut o = opts(b.path(), &cfg);
+    o.stop_at = Some(3); // the "kill": stop after 3 steps (a checkpoint is written at 3)
+    let first = train(&cfg, &o, &device, &mut Silent).unwrap();
+    assert_eq!(first.state.step, 3);
+    o.stop_at = None;
+    o.resume = true;
+    let resumed = train(&cfg, &o, &device, &mut Silent).unwrap();
+    assert_eq!(resumed.state.step, 6);
+    assert_eq!(resumed.session_steps, 3);
+    let (x, y): (Vec<f64>, Vec<f64>) = (
+        full.losses.iter().map(|l| l.1).collect(),
+        resumed.losses.iter().map(|l| l.1).collect(),
+    );
+    for (i, (p, q)) in x.iter().zip(&y).enumerate() {
+        assert!((p - q).abs() <= 1e-6 * p.abs().max(1.0), "step {}: {p} vs {q}", i + 1);
+    }
+    // The EMA differs from the raw weights after training.
+    use burn::module::Module;
+    let ema = full.ema.uvit.pos_embed.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+    let raw = full.model.uvit.pos_embed.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+    assert_ne!(ema, raw);
+    assert_eq!(full.ema.num_params(), full.model.num_params());
+}
+
+#[test]
+fn a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let mut cfg = common::tiny();
+    cfg.optim.lr = 1e30;
+    cfg.optim.warmup_steps = 0;
+    cfg.train.checkpoint_every = 1;
+    cfg.train.log_every = 1;
+    cfg.train.steps = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let err = match train(&cfg, &opts(dir.path(), &cfg), &Device::flex(), &mut Silent) {
+        Err(e) => e,
+        Ok(o) => panic!("expected a NaN stop, finished with losses {:?}", o.losses),
+    };
+    let TrainError::NonFiniteLoss { step, last_good, .. } = &err else {
+        panic!("expected NonFiniteLoss, got {err}");
+    };
+    let msg = err.to_string();
+    assert!(msg.contains("last good checkpoint"), "{msg}");
+    let latest = ifvit_train::checkpoint::CheckpointDir::new(dir.path()).latest();
+    if *step > 1 {
+        let latest = latest.unwrap();
+        assert_eq!(latest.state.step, step - 1, "{msg}");
+        assert!(latest.state.last_loss.unwrap().is_finite());
+        assert!(last_good.contains(&format!("step-{:08}", step - 1)), "{msg}");
+    } else {
+        assert!(latest.is_err());
+    }
+}
+
+#[test]
+fn two_device_data_parallel_matches_one_device() {
+    let cfg = common::tiny();
+    let mut two = cfg.clone();
+    two.train.devices = 2;
+    let device = Device::flex();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let one = train(&cfg, &opts(a.path(), &cfg), &device, &mut Silent).unwrap();
+    let mut o = opts(b.path(), &two);
+    o.extra_devices = vec![Device::flex()];
+    let dp = train(&two, &o, &device, &mut Silent).unwrap();
+    for ((s, p), (_, q)) in one.losses.iter().zip(&dp.losses) {
+        assert!((p - q).abs() <= 1e-4 * p.abs(), "step {s}: {p} vs {q}");
+    }
+}
