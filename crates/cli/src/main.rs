@@ -28,6 +28,12 @@ enum Command {
     Data(cmd::data::DataArgs),
     /// Build a feature cache (e.g. `ifvit prepare coco --images DIR --captions FILE --out DIR`).
     Prepare(cmd::prepare::PrepareArgs),
+    /// Train one fusion arm (`--resume DIR` continues an interrupted run).
+    Train(cmd::train::TrainArgs),
+    /// Sample images from a trained run.
+    Sample(cmd::sample::SampleArgs),
+    /// Train every fusion arm of a config, evaluate, write a report (the main job).
+    Ablate(cmd::ablate::AblateArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -49,5 +55,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Data(a) => cmd::data::run(a, &device),
         Command::Prepare(a) => cmd::prepare::run(a, &device),
         Command::Bench(c) => cmd::bench::run(c, &device),
+        Command::Train(a) => cmd::train::run(a, &device),
+        Command::Sample(a) => cmd::sample::run(a, &device),
+        Command::Ablate(a) => cmd::ablate::run(a, &device),
     }
 }

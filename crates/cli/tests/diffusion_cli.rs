@@ -72,6 +72,7 @@ fn bench_sampler_times_the_loop_and_the_bare_forwards() {
         v["median_sampler_s"].as_f64().unwrap() > 0.0 && v["median_bare_s"].as_f64().unwrap() > 0.0
     );
     assert!(v["overhead"].as_f64().unwrap().is_finite());
+    assert!(v["overhead_direct"].as_f64().unwrap() > 0.0);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::error::DiffusionError;
 
 /// How the betas are laid out over the `N` training steps.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+/// Serialised externally tagged, RON-friendly: `ScaledLinear(beta_start: 0.00085, beta_end: 0.012)`.
 pub enum BetaSchedule {
     /// `beta_n = linspace(sqrt(beta_start), sqrt(beta_end), N)^2` (Stable Diffusion, U-ViT;
     /// the SPEC default with 0.00085, 0.012).
@@ -349,9 +349,11 @@ mod tests {
     fn serde_round_trip() {
         for info in SCHEDULES {
             let json = serde_json::to_string(&info.default).unwrap();
-            assert!(json.contains(info.name), "{json}");
             let back: BetaSchedule = serde_json::from_str(&json).unwrap();
             assert_eq!(back, info.default);
+            let ron = ron::to_string(&info.default).unwrap();
+            let back: BetaSchedule = ron::from_str(&ron).unwrap();
+            assert_eq!(back, info.default, "{ron}");
         }
     }
 

@@ -91,7 +91,7 @@ pub fn weighted_diffusion_loss(pred: Tensor<4>, target: Tensor<4>, weights: &[f6
 
 /// How the per-sample losses are weighted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+/// Serialised externally tagged: `Uniform`, `MinSnr(gamma: 5.0)`.
 pub enum LossWeighting {
     /// Every step counts the same (SPEC).
     #[default]

@@ -161,7 +161,7 @@ impl Fusion {
 
     /// Checks the knobs against a U of `depth` (the U-ViT `depth`: in + out blocks).
     pub fn validate(&self, depth: usize) -> Result<(), FusionError> {
-        if depth == 0 || depth % 2 != 0 {
+        if depth == 0 || !depth.is_multiple_of(2) {
             return Err(FusionError::BadDepth(depth));
         }
         let (c, v) = self.knobs();

@@ -236,7 +236,7 @@ impl ExperimentConfig {
                 format!("{} is not a probability", t.caption_dropout),
             ));
         }
-        if t.devices == 0 || t.batch_size % t.devices != 0 {
+        if t.devices == 0 || !t.batch_size.is_multiple_of(t.devices) {
             return Err(invalid(
                 "train.devices",
                 format!("{} devices must divide batch_size {}", t.devices, t.batch_size),

@@ -82,7 +82,7 @@ mod tests {
         set(&mut model, [-1.0, 4.0]);
         ema = ema_update(ema, &model, d);
         let e1 = [0.9 * 1.0 + 0.1 * 3.0, 0.9 * -2.0 + 0.1 * 0.0];
-        let e2 = [0.9 * e1[0] + 0.1 * -1.0, 0.9 * e1[1] + 0.1 * 4.0];
+        let e2 = [0.9 * e1[0] + -0.1, 0.9 * e1[1] + 0.1 * 4.0];
         TensorData::new(weights(&ema), [2])
             .assert_approx_eq::<f32>(&TensorData::new(e2.to_vec(), [2]), Tolerance::absolute(1e-6));
         // And it differs from the raw weights.

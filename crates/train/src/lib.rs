@@ -1,14 +1,20 @@
 //! Training, sampling and the fusion ablation.
 
+pub mod ablate;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod ema;
 pub mod error;
+pub mod eval;
+pub mod load;
 pub mod lr;
 pub mod model;
+pub mod plot;
 pub mod preflight;
+pub mod report;
+pub mod sample;
 pub mod step;
 pub mod trainer;
 

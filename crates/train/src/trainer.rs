@@ -297,8 +297,8 @@ pub fn train(
         state.train_seconds += dt;
 
         let step = state.step;
-        let ckpt_due = step % t.checkpoint_every == 0 || step == stop_at;
-        if step % t.log_every == 0 || ckpt_due {
+        let ckpt_due = step.is_multiple_of(t.checkpoint_every) || step == stop_at;
+        if step.is_multiple_of(t.log_every) || ckpt_due {
             flush(&mut pending, &mut log, &mut state, &last_good, progress)?;
         } else {
             progress.step(step, None);

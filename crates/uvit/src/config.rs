@@ -152,13 +152,13 @@ impl UViTConfig {
                 return Err(ConfigError::Zero { field });
             }
         }
-        if self.img_size % self.patch_size != 0 {
+        if !self.img_size.is_multiple_of(self.patch_size) {
             return Err(ConfigError::Patch {
                 patch: self.patch_size,
                 img: self.img_size,
             });
         }
-        if self.embed_dim % self.num_heads != 0 {
+        if !self.embed_dim.is_multiple_of(self.num_heads) {
             return Err(ConfigError::Heads {
                 dim: self.embed_dim,
                 heads: self.num_heads,

@@ -3,7 +3,9 @@
 //! Times the full sampling loop of a random-init U-ViT (random context, random x_T) and, in
 //! the same process on the same shapes, the same number of bare model forwards (batch 2B
 //! with guidance, since a guided step is one batched forward of [cond; uncond]). The
-//! difference is what the sampler (and guidance's concat/split/combine) costs.
+//! difference is what the sampler (and guidance's concat/split/combine) costs. That
+//! difference is small and noisy on a busy machine, so the same loop is also timed with the
+//! network replaced by the identity: the sampler's own cost, measured directly.
 
 use std::time::Instant;
 
@@ -78,10 +80,15 @@ pub struct SamplerBench {
     pub sampler_s: Vec<f64>,
     /// `nfe` bare forwards, seconds, each repeat.
     pub bare_s: Vec<f64>,
+    /// The sampling loop with the identity as the network, seconds, each repeat.
+    pub sampler_only_s: Vec<f64>,
     pub median_sampler_s: f64,
     pub median_bare_s: f64,
+    pub median_sampler_only_s: f64,
     /// `(sampler - bare) / bare`.
     pub overhead: f64,
+    /// `sampler_only / bare`: the same overhead, measured without the network.
+    pub overhead_direct: f64,
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -120,8 +127,15 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
     let x_t = randn([b, c, s, s], &mut rng, device);
     let nfe = cfg.nfe();
 
-    let time_sampler = |seed: u64| -> Result<f64> {
-        let net = |x: Tensor<4>, t: Tensor<1>| model.forward(x, t, context.clone());
+    // the full loop; with `network = false` the identity stands in for the network
+    let time_loop = |seed: u64, network: bool| -> Result<f64> {
+        let net = |x: Tensor<4>, t: Tensor<1>| {
+            if network {
+                model.forward(x, t, context.clone())
+            } else {
+                x
+            }
+        };
         let mut rng = seeded_rng(seed);
         let start = Instant::now();
         let out = match w {
@@ -138,6 +152,7 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
         out.into_data(); // waits for the device
         Ok(start.elapsed().as_secs_f64())
     };
+    let time_sampler = |seed: u64| time_loop(seed, true);
     let time_bare = || -> f64 {
         let mut x = if w.is_some() {
             Tensor::cat(vec![x_t.clone(), x_t.clone()], 0)
@@ -162,8 +177,9 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
             context.clone().narrow(0, 0, 1),
         )
         .into_data();
-    let (mut sampler_s, mut bare_s) = (vec![], vec![]);
+    let (mut sampler_s, mut bare_s, mut sampler_only_s) = (vec![], vec![], vec![]);
     for r in 0..args.repeats {
+        sampler_only_s.push(time_loop(args.seed + r as u64, false).context("sampling")?);
         // alternate the order so that drift (thermal, other load) hits both alike
         if r % 2 == 0 {
             sampler_s.push(time_sampler(args.seed + r as u64).context("sampling")?);
@@ -173,7 +189,7 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
             sampler_s.push(time_sampler(args.seed + r as u64).context("sampling")?);
         }
     }
-    let (ms, mb) = (median(&sampler_s), median(&bare_s));
+    let (ms, mb, mo) = (median(&sampler_s), median(&bare_s), median(&sampler_only_s));
     let r = SamplerBench {
         preset: args.preset.clone(),
         fusion: fusion.to_string(),
@@ -184,9 +200,12 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
         nfe,
         sampler_s,
         bare_s,
+        sampler_only_s,
         median_sampler_s: ms,
         median_bare_s: mb,
+        median_sampler_only_s: mo,
         overhead: (ms - mb) / mb,
+        overhead_direct: mo / mb,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -211,6 +230,14 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
         args.repeats
     );
     println!("  {nfe} bare forwards   {:>10.2} ms", mb * 1e3);
-    println!("  sampler overhead     {:>+10.2} %", r.overhead * 100.0);
+    println!(
+        "  sampler alone        {:>10.2} ms  (identity in place of the network)",
+        mo * 1e3
+    );
+    println!(
+        "  sampler overhead     {:>+10.2} %  (loop - forwards; directly: {:.2} %)",
+        r.overhead * 100.0,
+        r.overhead_direct * 100.0
+    );
     Ok(())
 }

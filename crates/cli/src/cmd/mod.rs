@@ -1,7 +1,11 @@
+pub mod ablate;
 pub mod bench;
 pub mod bench_sampler;
 pub mod bench_train;
 pub mod data;
 pub mod info;
 pub mod prepare;
+pub mod progress;
+pub mod sample;
 pub mod schedulers;
+pub mod train;

@@ -120,7 +120,7 @@ fn run_coco(a: &CocoArgs, device: &Device) -> Result<()> {
         a.autoencoder
     );
     anyhow::ensure!(
-        a.pixel_factor > 0 && a.image_size as usize % a.pixel_factor == 0,
+        a.pixel_factor > 0 && (a.image_size as usize).is_multiple_of(a.pixel_factor),
         "--pixel-factor {} must divide --image-size {}",
         a.pixel_factor,
         a.image_size

@@ -306,6 +306,11 @@ mod tests {
             ..ShapesConfig::default()
         };
         assert_eq!(ShapesConfig::from_ron(&cfg.to_ron(), "test").unwrap(), cfg);
+        let hand = "(palette: [red, cyan], shapes: [square], aspects: (relation: 0.0))";
+        let hand = ShapesConfig::from_ron(hand, "test").unwrap();
+        assert_eq!(hand.palette, vec![Color::Red, Color::Cyan]);
+        assert_eq!(hand.shapes, vec![Shape::Square]);
+        assert_eq!((hand.aspects.count, hand.aspects.relation), (1.0, 0.0));
         let partial = ShapesConfig::from_ron("(image_size: 64, jitter: 4)", "test").unwrap();
         assert_eq!(partial.image_size, 64);
         assert_eq!(partial.palette, ShapesConfig::default().palette);

@@ -12,19 +12,18 @@ use crate::error::DiffusionError;
 use crate::prediction::Prediction;
 use crate::schedule::NoiseSchedule;
 
-/// Which sampler, with its options. JSON: `{"sampler": "dpm-solver++", "steps": 50, "order": 3}`.
+/// Which sampler, with its options. Serialised externally tagged (RON-friendly):
+/// `DpmSolverPp(steps: 50, order: 3)`, `Ddim(steps: 50, eta: 0.0, spacing: leading)`;
+/// JSON `{"DpmSolverPp": {"steps": 50, "order": 3}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "sampler")]
 pub enum SamplerConfig {
     /// DDPM ancestral sampling over `steps` of the training steps (`steps = N`: the full chain).
-    #[serde(rename = "ddpm")]
     Ddpm {
         steps: usize,
         #[serde(default)]
         spacing: Spacing,
     },
     /// DDIM; `eta = 0` is deterministic, `eta = 1` has the DDPM posterior variance.
-    #[serde(rename = "ddim")]
     Ddim {
         steps: usize,
         #[serde(default)]
@@ -33,11 +32,9 @@ pub enum SamplerConfig {
         spacing: Spacing,
     },
     /// DPM-Solver++(2M) as diffusers' `DPMSolverMultistepScheduler` defaults.
-    #[serde(rename = "dpm-solver++-2m")]
     DpmSolverPp2M { steps: usize },
     /// SPEC's sampler: U-ViT's singlestep DPM-Solver++ "fast", `steps` NFE, time-uniform grid
     /// on `[1/N, 1]`, order schedule `[3] * 16 + [2]` for 50 steps.
-    #[serde(rename = "dpm-solver++")]
     DpmSolverPp {
         steps: usize,
         #[serde(default = "default_order")]

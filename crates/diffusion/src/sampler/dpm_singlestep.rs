@@ -23,8 +23,11 @@ use crate::error::DiffusionError;
 use crate::prediction::{Coef, Prediction};
 use crate::schedule::{NoiseSchedule, linspace};
 
-/// U-ViT's "fast" order schedule for `steps` NFE.
+/// U-ViT's "fast" order schedule for `steps` NFE (empty for 0).
 pub fn fast_orders(steps: usize, order: usize) -> Vec<usize> {
+    if steps == 0 {
+        return vec![];
+    }
     match order {
         3 => {
             let k = steps / 3 + 1;
@@ -256,7 +259,7 @@ mod tests {
     #[test]
     fn spec_order_schedule_is_16_threes_and_a_two() {
         assert_eq!(fast_orders(50, 3), [vec![3; 16], vec![2]].concat());
-        for steps in 1..=60 {
+        for steps in 0..=60 {
             for order in 1..=3 {
                 assert_eq!(
                     fast_orders(steps, order).iter().sum::<usize>(),

@@ -129,3 +129,87 @@ where
     let mut sampler = cfg.build(schedule, prediction)?;
     run(sampler.as_mut(), x_t, rng, model)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::noise::seeded_rng;
+    use burn::tensor::Device;
+
+    fn ones(device: &Device) -> Tensor<4> {
+        Tensor::ones([1, 1, 1, 2], device)
+    }
+
+    #[test]
+    fn add_noise_uses_the_noise_level_of_the_step() {
+        let device = Device::flex();
+        let schedule = NoiseSchedule::default();
+        let ddim = SamplerConfig::Ddim {
+            steps: 50,
+            eta: 0.0,
+            spacing: Spacing::Leading,
+        };
+        let s = ddim.build(&schedule, Prediction::Epsilon).unwrap();
+        let (a, sg) = schedule.alpha_sigma(961); // step 1 of leading-50
+        assert_eq!(s.alpha_sigma(1), (a, sg));
+        let x = s.add_noise(ones(&device), ones(&device).mul_scalar(2.0), 1);
+        let v = x.into_data().try_into_vec::<f32>().unwrap();
+        assert!((v[0] as f64 - (a + 2.0 * sg)).abs() < 1e-6);
+        let dpm = SamplerConfig::default()
+            .build(&schedule, Prediction::Epsilon)
+            .unwrap();
+        let (a, sg) = schedule.alpha_sigma_t(1.0);
+        assert_eq!(dpm.alpha_sigma(0), (a, sg));
+    }
+
+    #[test]
+    fn misuse_is_an_error_not_a_panic() {
+        let device = Device::flex();
+        let schedule = NoiseSchedule::default();
+        let mut dpm = SamplerConfig::default()
+            .build(&schedule, Prediction::Epsilon)
+            .unwrap();
+        let e = dpm.step(3, ones(&device), ones(&device), None).unwrap_err();
+        assert!(e.to_string().contains("out of order"), "{e}");
+        let e = dpm
+            .step(50, ones(&device), ones(&device), None)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DiffusionError::StepOutOfRange {
+                    step: 50,
+                    nfe: 50,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let mut ddpm = SamplerConfig::Ddpm {
+            steps: 10,
+            spacing: Spacing::Leading,
+        }
+        .build(&schedule, Prediction::Epsilon)
+        .unwrap();
+        assert!(ddpm.needs_noise(0) && !ddpm.needs_noise(9));
+        let e = ddpm
+            .step(0, ones(&device), ones(&device), None)
+            .unwrap_err();
+        assert!(matches!(e, DiffusionError::MissingNoise { .. }), "{e}");
+        let cfg = SamplerConfig::DpmSolverPp2M { steps: 3 };
+        let bad_model = |x: Tensor<4>, _t: Tensor<1>| x.narrow(3, 0, 1);
+        let e = sample(
+            &cfg,
+            &schedule,
+            Prediction::Epsilon,
+            ones(&device),
+            &mut seeded_rng(0),
+            bad_model,
+        );
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("must return the same shape")
+        );
+    }
+}

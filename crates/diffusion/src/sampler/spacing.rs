@@ -48,9 +48,12 @@ impl Spacing {
     }
 
     /// The steps `n` (descending, in `1..=n_train`) that a DDIM/DDPM sampler with `steps`
-    /// steps evaluates the model at. `steps` must be in `1..=n_train`.
+    /// steps evaluates the model at; meaningful for `steps` in `1..=n_train` (empty for 0).
     pub fn table(self, steps: usize, n_train: usize) -> Vec<usize> {
         let (s, n) = (steps, n_train);
+        if s == 0 {
+            return vec![];
+        }
         match self {
             Spacing::Leading => {
                 let ratio = n / s;
@@ -143,6 +146,7 @@ mod tests {
                 "{s:?}"
             );
             assert_eq!(s.table(1, 1000).len(), 1);
+            assert!(s.table(0, 1000).is_empty());
         }
         assert_eq!(numpy_arange(1000.0, 0.0, -1000.0 / 61.0).len(), 62);
         assert_eq!(Spacing::Trailing.table(61, 1000).len(), 61);

@@ -126,3 +126,31 @@ impl Mixture {
         }
     }
 }
+
+/// The fixtures store schedules and samplers in the Python script's internally tagged form
+/// (`{"kind": "scaled-linear", ...}`, `{"sampler": "ddim", ...}`); our serde form is
+/// externally tagged (`{"ScaledLinear": {...}}`). This converts one to the other.
+pub fn externally_tagged(v: &serde_json::Value, tag: &str) -> serde_json::Value {
+    let mut obj = v.as_object().expect("fixture entry is an object").clone();
+    let name = obj
+        .remove(tag)
+        .and_then(|t| t.as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("fixture entry lacks `{tag}`: {v}"));
+    let variant = match name.as_str() {
+        "scaled-linear" => "ScaledLinear",
+        "linear" => "Linear",
+        "cosine" => "Cosine",
+        "uniform" => "Uniform",
+        "min-snr" => "MinSnr",
+        "ddpm" => "Ddpm",
+        "ddim" => "Ddim",
+        "dpm-solver++-2m" => "DpmSolverPp2M",
+        "dpm-solver++" => "DpmSolverPp",
+        other => panic!("unknown fixture tag `{other}`"),
+    };
+    if obj.is_empty() {
+        serde_json::Value::String(variant.to_string())
+    } else {
+        serde_json::json!({ variant: serde_json::Value::Object(obj) })
+    }
+}

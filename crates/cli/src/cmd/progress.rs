@@ -1,0 +1,108 @@
+//! Progress bars (indicatif) for training and the ablation, and the Ctrl-C flag.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ifvit_train::TrainProgress;
+use ifvit_train::ablate::AblationProgress;
+
+/// A flag set by the first Ctrl-C (the run saves a checkpoint and stops); a second Ctrl-C
+/// exits at once (the last complete checkpoint stays valid: writes are atomic).
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let _ = ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond Ctrl-C: exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("\nCtrl-C: finishing the current step, saving a checkpoint, then stopping");
+    });
+    flag
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("valid template")
+        .progress_chars("=> ")
+}
+
+/// Bar over the optimizer steps of one run.
+pub struct TrainBar {
+    bar: ProgressBar,
+}
+
+impl TrainBar {
+    pub fn new(label: &str) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4));
+        bar.set_style(style("{prefix} [{bar:30}] {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}"));
+        bar.set_prefix(label.to_string());
+        Self { bar }
+    }
+}
+
+impl TrainProgress for TrainBar {
+    fn start(&mut self, first: u64, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_position(first);
+        self.bar.reset_eta();
+    }
+    fn step(&mut self, step: u64, loss: Option<f64>) {
+        self.bar.set_position(step);
+        if let Some(l) = loss {
+            self.bar.set_message(format!("loss {l:.4}"));
+        }
+    }
+    fn checkpoint(&mut self, step: u64) {
+        self.bar.set_message(format!("checkpoint at step {step}"));
+    }
+    fn finish(&mut self) {
+        self.bar.finish();
+    }
+}
+
+/// Two bars: the whole ablation (with its ETA) and the current phase.
+pub struct AblationBars {
+    _multi: MultiProgress,
+    overall: ProgressBar,
+    phase: ProgressBar,
+}
+
+impl AblationBars {
+    pub fn new() -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+        let overall = multi.add(ProgressBar::new(1000));
+        overall.set_style(style("overall  [{bar:30}] {percent:>3}%  elapsed {elapsed}  ETA {eta}"));
+        let phase = multi.add(ProgressBar::new(0));
+        phase.set_style(style("{prefix:<40} [{bar:30}] {pos}/{len}  {msg}"));
+        Self {
+            _multi: multi,
+            overall,
+            phase,
+        }
+    }
+}
+
+impl AblationProgress for AblationBars {
+    fn plan(&mut self, total_units: f64) {
+        self.overall.set_length((total_units * 10.0).round() as u64);
+    }
+    fn phase(&mut self, label: &str, len: u64) {
+        self.phase.set_prefix(label.to_string());
+        self.phase.set_length(len);
+        self.phase.set_position(0);
+        self.phase.set_message("");
+    }
+    fn advance(&mut self, pos: u64, units: f64, msg: Option<String>) {
+        self.phase.set_position(pos);
+        self.overall.set_position((units * 10.0).round() as u64);
+        if let Some(m) = msg {
+            self.phase.set_message(m);
+        }
+    }
+    fn finish(&mut self) {
+        self.phase.finish_and_clear();
+        self.overall.finish();
+    }
+}

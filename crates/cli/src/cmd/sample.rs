@@ -1,0 +1,104 @@
+//! `ifvit sample`: images from a trained run.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use ifvit_diffusion::{NoiseSchedule, SamplerConfig, SamplerOptions};
+use ifvit_train::load::load_run;
+use ifvit_train::sample::{SampleSettings, sample_prompts};
+
+#[derive(clap::Args, Debug)]
+pub struct SampleArgs {
+    /// A run folder (latest checkpoint) or one checkpoint folder.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// One prompt.
+    #[arg(long, required_unless_present = "prompts")]
+    pub prompt: Option<String>,
+    /// A text file with one prompt per line (batched).
+    #[arg(long, conflicts_with = "prompt")]
+    pub prompts: Option<PathBuf>,
+    /// Sampler: ddpm, ddim, dpm-solver++-2m, dpm-solver++ (see `ifvit schedulers`).
+    #[arg(long, default_value = "dpm-solver++")]
+    pub sampler: String,
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// Guidance w in eps_u + w (eps_c - eps_u); U-ViT's s = w - 1.
+    #[arg(long, default_value_t = 2.0)]
+    pub guidance: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// DDIM eta.
+    #[arg(long)]
+    pub eta: Option<f64>,
+    /// Use the raw weights instead of the EMA.
+    #[arg(long)]
+    pub raw: bool,
+    /// Output PNG. With several prompts: a captioned grid here, and each image beside it
+    /// as <stem>-NNN.png.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Upscale factor of single images (nearest neighbour), for viewing.
+    #[arg(long, default_value_t = 1)]
+    pub scale: u32,
+}
+
+fn read_prompts(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("--prompts {}", path.display()))?;
+    let p: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    if p.is_empty() {
+        bail!("--prompts {}: no prompts (one per line; # starts a comment)", path.display());
+    }
+    Ok(p)
+}
+
+pub fn run(args: &SampleArgs, device: &Device) -> Result<()> {
+    let prompts = match (&args.prompt, &args.prompts) {
+        (Some(p), _) => vec![p.clone()],
+        (None, Some(f)) => read_prompts(f)?,
+        _ => unreachable!("clap requires one"),
+    };
+    let run = load_run(&args.checkpoint, !args.raw, device)?;
+    let opts = SamplerOptions { eta: args.eta, ..Default::default() };
+    let sampler = SamplerConfig::parse(&args.sampler, args.steps, &opts)?;
+    let cfg = &run.config;
+    let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
+    let ifvit_train::config::DataConfig::Shapes(shapes) = &cfg.data;
+    let size = shapes.image_size as usize;
+    let settings = SampleSettings {
+        schedule,
+        prediction: cfg.diffusion.prediction,
+        sampler,
+        guidance: args.guidance,
+        seed: args.seed,
+        batch_size: args.batch.max(1),
+        image_shape: [3, size, size],
+    };
+    let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let images = sample_prompts(&run.model, &run.tokenizer, &refs, &settings, device, &mut |_| {})?;
+    let save = |img: &image::RgbImage, path: &Path| -> Result<()> {
+        let img = if args.scale > 1 {
+            image::imageops::resize(img, img.width() * args.scale, img.height() * args.scale, image::imageops::FilterType::Nearest)
+        } else {
+            img.clone()
+        };
+        img.save(path).with_context(|| format!("writing {}", path.display()))
+    };
+    if images.len() == 1 {
+        save(&images[0], &args.out)?;
+        println!("{}", args.out.display());
+    } else {
+        let grid = ifvit_metrics::caption_grid(&images, &prompts, 0);
+        grid.save(&args.out).with_context(|| format!("writing {}", args.out.display()))?;
+        let stem = args.out.file_stem().and_then(|s| s.to_str()).unwrap_or("sample");
+        let dir = args.out.parent().unwrap_or(Path::new("."));
+        for (i, img) in images.iter().enumerate() {
+            save(img, &dir.join(format!("{stem}-{i:03}.png")))?;
+        }
+        println!("{} (+ {} images)", args.out.display(), images.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The fusion ablation: train every arm under the same budget (same seed, data order and
+//! steps), evaluate each with the exact `shapes` scorer, and write a report.
+//!
+//! Layout of the output folder:
+//! ```text
+//! OUT/config.ron                     the experiment config as run
+//! OUT/arms/<arm>/                    one training run per arm (resumable)
+//! OUT/grids/<arm>.png, grids/all.png samples for the same prompts and noise
+//! OUT/report.md results.csv results.json loss.png alignment_vs_gmacs.png throughput.png
+//! ```
+//! Re-running the same command on the same folder resumes: finished arms are not retrained
+//! (their final checkpoint is loaded), interrupted ones continue from their last checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use ifvit_data::shapes::held_out_prompts;
+use ifvit_data::tokenizer::word::WordTokenizer;
+use ifvit_diffusion::NoiseSchedule;
+use ifvit_fusion::Fusion;
+use ifvit_metrics::{AlignmentReport, caption_grid};
+use ifvit_uvit::forward_cost;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{CheckpointDir, write_atomic};
+use crate::config::{DataConfig, ExperimentConfig};
+use crate::error::TrainError;
+use crate::eval::evaluate;
+use crate::model::TextToImage;
+use crate::sample::{SampleSettings, sample_prompts};
+use crate::trainer::{TrainOptions, TrainProgress, train};
+
+/// Progress of the whole ablation (the CLI draws bars and an overall ETA).
+pub trait AblationProgress {
+    /// Total work units: training steps plus evaluation cost expressed in the same units.
+    fn plan(&mut self, _total_units: f64) {}
+    /// A new phase with `len` items (steps or images).
+    fn phase(&mut self, _label: &str, _len: u64) {}
+    /// Position in the current phase; `units` of overall work done in total.
+    fn advance(&mut self, _pos: u64, _units: f64, _msg: Option<String>) {}
+    fn finish(&mut self) {}
+}
+
+/// No display.
+pub struct Quiet;
+impl AblationProgress for Quiet {}
+
+/// One arm's numbers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ArmResult {
+    /// `early-concat`, `intermediate-crossattn(c=1,v=1)`, ...
+    pub arm: String,
+    pub fusion: Fusion,
+    pub params: usize,
+    /// Forward GMACs per sample (analytic).
+    pub gmacs: f64,
+    pub gmacs_ratio_to_first_arm: f64,
+    pub train_steps: u64,
+    pub batch_size: usize,
+    /// Seconds of optimizer steps (checkpoint writes excluded), all sessions.
+    pub train_seconds: f64,
+    /// Training throughput (images/s) and mean step time over all steps.
+    pub train_images_per_s: f64,
+    pub step_ms: f64,
+    /// Mean loss over the last 10% of steps.
+    pub final_loss: f64,
+    pub alignment: AlignmentReport,
+    pub sample_seconds: f64,
+    /// FID: not computed yet (needs the Inception network and real data; later issue).
+    pub fid: Option<f64>,
+    /// CLIP score: not computed yet (needs CLIP weights; later issue).
+    pub clip_score: Option<f64>,
+    /// The arm's run folder (config, loss log, checkpoints).
+    pub run_dir: PathBuf,
+}
+
+/// All of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AblationResults {
+    pub name: String,
+    /// An untrained model (random init of the first arm) sampled and scored the same way:
+    /// the chance level of the alignment metrics.
+    pub chance: AlignmentReport,
+    pub arms: Vec<ArmResult>,
+    pub eval_prompts: usize,
+    pub sampler: String,
+    pub guidance: f64,
+    pub total_seconds: f64,
+    pub machine: String,
+    pub device: String,
+}
+
+/// Short folder name of an arm.
+pub fn slug(f: Fusion) -> String {
+    match f {
+        Fusion::EarlyConcat | Fusion::EarlyCrossAttn => f.family().to_string(),
+        Fusion::IntermediateConcat { c, v } | Fusion::IntermediateCrossAttn { c, v } => {
+            format!("{}-c{c}v{v}", f.family())
+        }
+    }
+}
+
+/// What this machine is (for the report).
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cpu}, {cores} cores, {}", std::env::consts::OS)
+}
+
+struct TrainBridge<'a> {
+    p: &'a mut dyn AblationProgress,
+    base_units: f64,
+}
+
+impl TrainProgress for TrainBridge<'_> {
+    fn step(&mut self, step: u64, loss: Option<f64>) {
+        self.p.advance(step, self.base_units + step as f64, loss.map(|l| format!("loss {l:.4}")));
+    }
+}
+
+/// Cost of sampling one image in training-step units (one step = 3 forwards of a batch).
+fn eval_units_per_image(cfg: &ExperimentConfig) -> f64 {
+    let passes = if cfg.eval.guidance == 1.0 { 1.0 } else { 2.0 };
+    cfg.eval.sampler.nfe() as f64 * passes / (3.0 * cfg.train.batch_size as f64)
+}
+
+/// Runs the whole ablation into `out`.
+pub fn ablate(
+    cfg: &ExperimentConfig,
+    out: &Path,
+    device: &Device,
+    interrupt: Option<Arc<AtomicBool>>,
+    progress: &mut dyn AblationProgress,
+) -> Result<AblationResults, TrainError> {
+    let t_start = Instant::now();
+    let DataConfig::Shapes(shapes) = &cfg.data;
+    crate::preflight::check_output_dir(out, 0)?;
+    write_atomic(&out.join("config.ron"), cfg.to_ron().as_bytes())?;
+    let grids = out.join("grids");
+    std::fs::create_dir_all(&grids).map_err(|e| crate::checkpoint::io_err(&grids, e))?;
+    let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
+    let prediction = cfg.diffusion.prediction;
+
+    let per_img = eval_units_per_image(cfg);
+    let eval_units = cfg.eval.prompts as f64 * per_img;
+    let arm_units = cfg.train.steps as f64 + eval_units;
+    progress.plan(eval_units + cfg.arms.len() as f64 * arm_units);
+
+    // Grid prompts: the first `grid_prompts` held-out prompts, same noise for every arm.
+    let grid_prompts = held_out_prompts(shapes, cfg.eval.grid_prompts.max(1))
+        .map_err(|e| TrainError::Data(e.to_string()))?;
+    let grid_captions: Vec<&str> = grid_prompts.iter().map(|p| p.caption.as_str()).collect();
+    let settings = SampleSettings {
+        schedule: schedule.clone(),
+        prediction,
+        sampler: cfg.eval.sampler.clone(),
+        guidance: cfg.eval.guidance,
+        seed: cfg.eval.seed,
+        batch_size: cfg.eval.batch_size,
+        image_shape: [3, shapes.image_size as usize, shapes.image_size as usize],
+    };
+
+    // Chance level: an untrained model of the first arm, sampled and scored the same way.
+    let first_cfg = cfg.uvit(cfg.arms[0])?;
+    let tokenizer = WordTokenizer::shapes(first_cfg.num_text_tokens).map_err(|e| TrainError::Data(e.to_string()))?;
+    let vocab = ifvit_data::tokenizer::TextTokenizer::vocab_size(&tokenizer);
+    let untrained = TextToImage::seeded(&first_cfg, Some(vocab), device, cfg.train.seed)?;
+    progress.phase("chance: untrained model", cfg.eval.prompts as u64);
+    let chance = evaluate(
+        &untrained,
+        &tokenizer,
+        cfg,
+        device,
+        &mut |done| progress.advance(done as u64, done as f64 * per_img, None),
+    )?;
+    let mut units = eval_units;
+    let mut all_images = Vec::new();
+    let mut all_captions = Vec::new();
+    let untrained_grid = sample_prompts(&untrained, &tokenizer, &grid_captions, &settings, device, &mut |_| {})?;
+    all_images.extend(untrained_grid.iter().cloned());
+    all_captions.extend(grid_captions.iter().map(|c| format!("untrained: {c}")));
+
+    let base_gmacs = forward_cost(&first_cfg).gmacs();
+    let mut arms = Vec::new();
+    for &fusion in &cfg.arms {
+        let name = fusion.to_string();
+        let run_dir = out.join("arms").join(slug(fusion));
+        let ucfg = cfg.uvit(fusion)?;
+        let ckpts = CheckpointDir::new(&run_dir);
+        let done = ckpts.latest().ok().map(|c| c.state.step).unwrap_or(0);
+        progress.phase(&format!("train {name}"), cfg.train.steps);
+        let opts = TrainOptions {
+            out_dir: run_dir.clone(),
+            fusion,
+            resume: done > 0,
+            stop_at: None,
+            interrupt: interrupt.clone(),
+            extra_devices: vec![],
+        };
+        let outcome = train(cfg, &opts, device, &mut TrainBridge { p: progress, base_units: units })?;
+        if outcome.stopped_early {
+            return Err(TrainError::Other(format!(
+                "interrupted while training {name} at step {}; run the same command again to resume",
+                outcome.state.step
+            )));
+        }
+        units += cfg.train.steps as f64;
+        let ema = outcome.ema.clone();
+
+        progress.phase(&format!("evaluate {name}"), cfg.eval.prompts as u64);
+        let base = units;
+        let ev = evaluate(&ema, &tokenizer, cfg, device, &mut |d| {
+            progress.advance(d as u64, base + d as f64 * per_img, None)
+        })?;
+        units += eval_units;
+        let grid = sample_prompts(&ema, &tokenizer, &grid_captions, &settings, device, &mut |_| {})?;
+        let caps: Vec<String> = grid_captions.iter().map(|c| c.to_string()).collect();
+        let img = caption_grid(&grid, &caps, grid.len().min(8));
+        let p = grids.join(format!("{}.png", slug(fusion)));
+        img.save(&p).map_err(|e| TrainError::Output { path: p.display().to_string(), message: e.to_string() })?;
+        all_images.extend(grid);
+        all_captions.extend(grid_captions.iter().map(|c| format!("{}: {c}", slug(fusion))));
+
+        let n = outcome.losses.len();
+        let tail = &outcome.losses[n - (n / 10).max(1).min(n)..];
+        let final_loss = tail.iter().map(|l| l.1).sum::<f64>() / tail.len().max(1) as f64;
+        let gmacs = forward_cost(&ucfg).gmacs();
+        let steps = outcome.state.step;
+        arms.push(ArmResult {
+            arm: name,
+            fusion,
+            params: ema.num_params(),
+            gmacs,
+            gmacs_ratio_to_first_arm: gmacs / base_gmacs,
+            train_steps: steps,
+            batch_size: cfg.train.batch_size,
+            train_seconds: outcome.state.train_seconds,
+            train_images_per_s: steps as f64 * cfg.train.batch_size as f64 / outcome.state.train_seconds.max(1e-9),
+            step_ms: outcome.state.train_seconds / steps.max(1) as f64 * 1e3,
+            final_loss,
+            alignment: ev.report,
+            sample_seconds: ev.sample_seconds,
+            fid: None,
+            clip_score: None,
+            run_dir,
+        });
+    }
+    let cols = grid_captions.len();
+    let all = caption_grid(&all_images, &all_captions, cols);
+    let p = grids.join("all.png");
+    all.save(&p).map_err(|e| TrainError::Output { path: p.display().to_string(), message: e.to_string() })?;
+
+    let results = AblationResults {
+        name: cfg.name.clone(),
+        chance: chance.report,
+        arms,
+        eval_prompts: cfg.eval.prompts,
+        sampler: format!("{} ({} NFE)", cfg.eval.sampler.name(), cfg.eval.sampler.nfe()),
+        guidance: cfg.eval.guidance,
+        total_seconds: t_start.elapsed().as_secs_f64(),
+        machine: machine(),
+        device: format!("{device:?}"),
+    };
+    crate::report::write_all(&results, cfg, out)?;
+    progress.finish();
+    Ok(results)
+}

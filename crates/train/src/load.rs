@@ -1,0 +1,56 @@
+//! Loading a trained run for sampling: `RUN/config.ron` + a checkpoint's EMA weights.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use ifvit_data::tokenizer::TextTokenizer;
+use ifvit_data::tokenizer::word::WordTokenizer;
+
+use crate::checkpoint::{Checkpoint, CheckpointDir, CheckpointError, io_err};
+use crate::config::ExperimentConfig;
+use crate::error::TrainError;
+use crate::model::TextToImage;
+
+/// A model ready to sample, with what it was trained with.
+pub struct LoadedRun {
+    pub config: ExperimentConfig,
+    pub model: TextToImage,
+    pub tokenizer: WordTokenizer,
+    pub checkpoint: Checkpoint,
+}
+
+/// `path` is a run folder (its latest checkpoint is used) or one checkpoint folder
+/// (`RUN/checkpoints/step-NNNNNNNN`). `ema`: load the EMA weights (else the raw ones).
+pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, TrainError> {
+    let (run, ck) = if path.join("checkpoints").is_dir() || path.join("config.ron").is_file() {
+        (path.to_path_buf(), CheckpointDir::new(path).latest()?)
+    } else if path.join("state.json").is_file() {
+        let run: PathBuf = path
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| path.to_path_buf());
+        let bytes = std::fs::read(path.join("state.json")).map_err(|e| io_err(&path.join("state.json"), e))?;
+        let state = serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt {
+            path: path.join("state.json"),
+            message: e.to_string(),
+        })?;
+        (run, Checkpoint { dir: path.to_path_buf(), state })
+    } else {
+        return Err(TrainError::Checkpoint(CheckpointError::NoCheckpoint { dir: path.to_path_buf() }));
+    };
+    let config = ExperimentConfig::load(&run.join("config.ron"))?;
+    let fusion = config.arms[0];
+    let ucfg = config.uvit(fusion)?;
+    let tokenizer = WordTokenizer::shapes(ucfg.num_text_tokens).map_err(|e| TrainError::Data(e.to_string()))?;
+    let model = TextToImage::new(&ucfg, Some(tokenizer.vocab_size()), device)?;
+    let file = if ema { ck.ema_path() } else { ck.model_path() };
+    let model = model.try_load_file(&file).map_err(|e| TrainError::Checkpoint(io_err(&file, e)))?;
+    Ok(LoadedRun {
+        config,
+        model,
+        tokenizer,
+        checkpoint: ck,
+    })
+}
