@@ -61,7 +61,10 @@ fn main() {
     let patches = Tensor::<3>::random([8, 16, 12], Distribution::Normal(0.0, 1.0), &device);
     let words = Tensor::<2, Int>::random([8, 5], Distribution::Uniform(0.0, 100.0), &device);
     let target = Tensor::<1>::random([8], Distribution::Normal(0.0, 1.0), &device);
-    println!("{method:?} fusion layer, {} parameters in the model", model.num_params());
+    println!(
+        "{method:?} fusion layer, {} parameters in the model",
+        model.num_params()
+    );
     for step in 0..20 {
         let pred = model.forward(patches.clone(), words.clone());
         let loss = (pred - target.clone()).powi_scalar(2).mean();

@@ -25,8 +25,8 @@ PRESETS = {
                     qkv_bias=False, clip_dim=768, num_clip_token=77, conv=True),
     'uvit-s2-deep': dict(img_size=32, in_chans=4, patch_size=2, embed_dim=512, depth=16, num_heads=8, mlp_ratio=4.,
                          qkv_bias=False, clip_dim=768, num_clip_token=77, conv=True),
-    'uvit-tiny': dict(img_size=32, in_chans=3, patch_size=4, embed_dim=128, depth=6, num_heads=4, mlp_ratio=4.,
-                      qkv_bias=False, clip_dim=128, num_clip_token=16, conv=True),
+    'uvit-tiny': dict(img_size=32, in_chans=3, patch_size=8, embed_dim=128, depth=6, num_heads=2, mlp_ratio=4.,
+                      qkv_bias=False, clip_dim=128, num_clip_token=8, conv=True),
 }
 
 

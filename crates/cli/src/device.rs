@@ -31,7 +31,9 @@ fn cpu() -> Result<Device> {
 }
 #[cfg(not(feature = "flex"))]
 fn cpu() -> Result<Device> {
-    bail!("this ifvit was built without the `flex` feature; rebuild with `--features flex` or pick another --device")
+    bail!(
+        "this ifvit was built without the `flex` feature; rebuild with `--features flex` or pick another --device"
+    )
 }
 
 #[cfg(feature = "wgpu")]
@@ -47,7 +49,9 @@ fn wgpu() -> Result<Device> {
 }
 #[cfg(not(feature = "wgpu"))]
 fn wgpu() -> Result<Device> {
-    bail!("--device wgpu: this ifvit was built without the `wgpu` feature; rebuild with `cargo build --release --features wgpu`")
+    bail!(
+        "--device wgpu: this ifvit was built without the `wgpu` feature; rebuild with `cargo build --release --features wgpu`"
+    )
 }
 
 #[cfg(feature = "cuda")]

@@ -11,7 +11,8 @@ use ifvit_diffusion::{BetaSchedule, NoiseSchedule};
 
 fn schedule(fix: &serde_json::Value, name: &str) -> (NoiseSchedule, Vec<f64>) {
     let entry = &fix["schedules"][name];
-    let kind: BetaSchedule = serde_json::from_value(common::externally_tagged(&entry["params"], "kind")).unwrap();
+    let kind: BetaSchedule =
+        serde_json::from_value(common::externally_tagged(&entry["params"], "kind")).unwrap();
     (
         NoiseSchedule::new(kind, 1000).unwrap(),
         f64s(&entry["alpha_bar"]),

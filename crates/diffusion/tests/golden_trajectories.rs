@@ -25,10 +25,13 @@ fn check_case(
     device: &Device,
 ) -> f64 {
     let name = case["name"].as_str().unwrap();
-    let kind: BetaSchedule = serde_json::from_value(common::externally_tagged(&case["schedule_params"], "kind")).unwrap();
+    let kind: BetaSchedule =
+        serde_json::from_value(common::externally_tagged(&case["schedule_params"], "kind"))
+            .unwrap();
     let schedule = NoiseSchedule::new(kind, 1000).unwrap();
     let prediction: Prediction = serde_json::from_value(case["prediction"].clone()).unwrap();
-    let cfg: SamplerConfig = serde_json::from_value(common::externally_tagged(&case["sampler"], "sampler")).unwrap();
+    let cfg: SamplerConfig =
+        serde_json::from_value(common::externally_tagged(&case["sampler"], "sampler")).unwrap();
     let mut sampler = cfg.build(&schedule, prediction).unwrap();
 
     let times = f64s(&case["model_times"]);

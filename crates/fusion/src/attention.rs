@@ -59,7 +59,11 @@ impl SelfAttention {
     /// `[batch, tokens, dim] -> [batch, tokens, dim]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let mut qkv = split_heads(self.qkv.forward(x), 3, self.heads).into_iter();
-        let (q, k, v) = (qkv.next().unwrap(), qkv.next().unwrap(), qkv.next().unwrap());
+        let (q, k, v) = (
+            qkv.next().unwrap(),
+            qkv.next().unwrap(),
+            qkv.next().unwrap(),
+        );
         self.proj.forward(merge_heads(sdpa(q, k, v)))
     }
 }

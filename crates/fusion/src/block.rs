@@ -84,7 +84,12 @@ impl Block {
     /// # Panics
     /// If `text`/`skip` presence does not match the block's construction: that is a
     /// wiring bug of the caller, never a user input.
-    pub fn forward(&self, x: Tensor<3>, text: Option<Tensor<3>>, skip: Option<Tensor<3>>) -> Tensor<3> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        text: Option<Tensor<3>>,
+        skip: Option<Tensor<3>>,
+    ) -> Tensor<3> {
         let x = match (&self.skip_linear, skip) {
             (Some(l), Some(s)) => l.forward(Tensor::cat(vec![x, s], 2)),
             (None, None) => x,

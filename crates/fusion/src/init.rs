@@ -19,7 +19,11 @@ pub const LN_EPS: f64 = 1e-5;
 /// A (lazily initialised) truncated-normal parameter: N(0, std^2) clamped to [-2, 2]
 /// (timm's absolute bounds). Nothing is drawn until the value is first used, so building a
 /// model only to count its parameters, or to load a checkpoint into it, is instant.
-pub fn trunc_normal<const D: usize>(shape: [usize; D], std: f64, device: &Device) -> Param<Tensor<D>> {
+pub fn trunc_normal<const D: usize>(
+    shape: [usize; D],
+    std: f64,
+    device: &Device,
+) -> Param<Tensor<D>> {
     Initializer::Normal { mean: 0.0, std }
         .init(shape, device)
         .init_mapper(|t| t.clamp(-2.0, 2.0))

@@ -23,7 +23,10 @@ pub enum FusionLayer {
 impl FusionLayer {
     /// `dim` must be divisible by `heads`; the MLP hidden size is `mlp_ratio * dim`.
     pub fn new(method: Method, dim: usize, heads: usize, mlp_ratio: f64, device: &Device) -> Self {
-        assert!(heads > 0 && dim.is_multiple_of(heads), "dim {dim} must be divisible by heads {heads}");
+        assert!(
+            heads > 0 && dim.is_multiple_of(heads),
+            "dim {dim} must be divisible by heads {heads}"
+        );
         let dims = BlockDims {
             dim,
             heads,

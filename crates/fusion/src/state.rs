@@ -42,7 +42,9 @@ pub enum StateError {
         count: usize,
         names: String,
     },
-    #[error("{origin}: tensor `{name}` has dtype {dtype}; supported dtypes are F32, F16, BF16, F64")]
+    #[error(
+        "{origin}: tensor `{name}` has dtype {dtype}; supported dtypes are F32, F16, BF16, F64"
+    )]
     Dtype {
         origin: String,
         name: String,

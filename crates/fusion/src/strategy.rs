@@ -84,9 +84,7 @@ pub enum FusionError {
          in-blocks and {half} out-blocks, so v must be at most {half}"
     )]
     VTooLarge { v: usize, depth: usize, half: usize },
-    #[error(
-        "c = {c} text-only blocks is more than the model depth {depth}; use c <= {depth}"
-    )]
+    #[error("c = {c} text-only blocks is more than the model depth {depth}; use c <= {depth}")]
     CTooLarge { c: usize, depth: usize },
     #[error("{name} has no c/v knobs (it is c = 0, v = 0 by definition); drop --c/--v")]
     KnobsOnEarly { name: &'static str },
@@ -223,20 +221,37 @@ mod tests {
     fn plans_match_the_paper() {
         let p = Fusion::IntermediateConcat { c: 3, v: 3 }.plan(12).unwrap();
         assert_eq!(p.text_blocks, 3);
-        assert_eq!(p.in_roles, [vec![Role::ImageOnly; 3], vec![Role::Joint; 3]].concat());
-        assert_eq!(p.out_roles, [vec![Role::Joint; 3], vec![Role::ImageOnly; 3]].concat());
+        assert_eq!(
+            p.in_roles,
+            [vec![Role::ImageOnly; 3], vec![Role::Joint; 3]].concat()
+        );
+        assert_eq!(
+            p.out_roles,
+            [vec![Role::Joint; 3], vec![Role::ImageOnly; 3]].concat()
+        );
         let e = Fusion::EarlyConcat.plan(12).unwrap();
         assert!(e.roles().all(|r| r == Role::Joint));
         assert_eq!(e.roles().count(), 13);
         // v = depth/2 leaves only the mid block joint.
-        let m = Fusion::IntermediateCrossAttn { c: 1, v: 6 }.plan(12).unwrap();
+        let m = Fusion::IntermediateCrossAttn { c: 1, v: 6 }
+            .plan(12)
+            .unwrap();
         assert_eq!(m.roles().filter(|r| *r == Role::Joint).count(), 1);
     }
 
     #[test]
     fn bad_knobs_are_named() {
-        let e = Fusion::IntermediateConcat { c: 3, v: 7 }.plan(12).unwrap_err();
-        assert_eq!(e, FusionError::VTooLarge { v: 7, depth: 12, half: 6 });
+        let e = Fusion::IntermediateConcat { c: 3, v: 7 }
+            .plan(12)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            FusionError::VTooLarge {
+                v: 7,
+                depth: 12,
+                half: 6
+            }
+        );
         assert!(e.to_string().contains("v = 7"), "{e}");
         assert!(Fusion::EarlyConcat.plan(7).is_err());
         assert_eq!(

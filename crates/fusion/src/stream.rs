@@ -40,7 +40,13 @@ impl Streams {
     }
 
     /// Runs `block` in `role`; `skip` is the matching in-block output for out-blocks.
-    pub fn run(mut self, block: &Block, role: Role, method: Method, skip: Option<Tensor<3>>) -> Self {
+    pub fn run(
+        mut self,
+        block: &Block,
+        role: Role,
+        method: Method,
+        skip: Option<Tensor<3>>,
+    ) -> Self {
         match (role, method) {
             (Role::ImageOnly, _) => {
                 if self.joined {

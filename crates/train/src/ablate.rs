@@ -1,5 +1,5 @@
 //! The fusion ablation: train every arm under the same budget (same seed, data order and
-//! steps), evaluate each with the exact `shapes` scorer, and write a report.
+//! steps), evaluate each (on `shapes`: the exact alignment scorer), and write a report.
 //!
 //! Layout of the output folder:
 //! ```text
@@ -18,16 +18,18 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::Device;
+use ifvit_data::fashion_mnist::FashionDataset;
 use ifvit_data::shapes::held_out_prompts;
-use ifvit_data::tokenizer::word::WordTokenizer;
 use ifvit_diffusion::NoiseSchedule;
 use ifvit_fusion::Fusion;
 use ifvit_metrics::{AlignmentReport, caption_grid};
 use ifvit_uvit::forward_cost;
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{CheckpointDir, write_atomic};
+use crate::checkpoint::write_atomic;
 use crate::config::{DataConfig, ExperimentConfig};
+use crate::data::{TrainData, shapes_config};
 use crate::error::TrainError;
 use crate::eval::evaluate;
 use crate::model::TextToImage;
@@ -68,7 +70,8 @@ pub struct ArmResult {
     pub step_ms: f64,
     /// Mean loss over the last 10% of steps.
     pub final_loss: f64,
-    pub alignment: AlignmentReport,
+    /// Exact alignment on the held-out prompts (`shapes` data only).
+    pub alignment: Option<AlignmentReport>,
     pub sample_seconds: f64,
     /// FID: not computed yet (needs the Inception network and real data; later issue).
     pub fid: Option<f64>,
@@ -83,8 +86,8 @@ pub struct ArmResult {
 pub struct AblationResults {
     pub name: String,
     /// An untrained model (random init of the first arm) sampled and scored the same way:
-    /// the chance level of the alignment metrics.
-    pub chance: AlignmentReport,
+    /// the chance level of the alignment metrics (`shapes` data only).
+    pub chance: Option<AlignmentReport>,
     pub arms: Vec<ArmResult>,
     pub eval_prompts: usize,
     pub sampler: String,
@@ -115,7 +118,9 @@ pub fn machine() -> String {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     format!("{cpu}, {cores} cores, {}", std::env::consts::OS)
 }
 
@@ -126,7 +131,11 @@ struct TrainBridge<'a> {
 
 impl TrainProgress for TrainBridge<'_> {
     fn step(&mut self, step: u64, loss: Option<f64>) {
-        self.p.advance(step, self.base_units + step as f64, loss.map(|l| format!("loss {l:.4}")));
+        self.p.advance(
+            step,
+            self.base_units + step as f64,
+            loss.map(|l| format!("loss {l:.4}")),
+        );
     }
 }
 
@@ -134,6 +143,31 @@ impl TrainProgress for TrainBridge<'_> {
 fn eval_units_per_image(cfg: &ExperimentConfig) -> f64 {
     let passes = if cfg.eval.guidance == 1.0 { 1.0 } else { 2.0 };
     cfg.eval.sampler.nfe() as f64 * passes / (3.0 * cfg.train.batch_size as f64)
+}
+
+/// Captions shown in the sample grids: held-out `shapes` prompts, one per Fashion-MNIST
+/// class, none for feature caches (no decoder to turn latents into images).
+fn grid_captions(cfg: &ExperimentConfig) -> Result<Vec<String>, TrainError> {
+    let n = cfg.eval.grid_prompts.max(1);
+    Ok(match &cfg.data {
+        DataConfig::Shapes(s) => held_out_prompts(s, n)
+            .map_err(|e| TrainError::Data(e.to_string()))?
+            .into_iter()
+            .map(|p| p.caption)
+            .collect(),
+        DataConfig::FashionMnist(_) => (0..10u8)
+            .take(n)
+            .map(|l| FashionDataset::captions(l)[0].clone())
+            .collect(),
+        DataConfig::CocoCache(_) => Vec::new(),
+    })
+}
+
+fn save_png(img: &RgbImage, path: &Path) -> Result<(), TrainError> {
+    img.save(path).map_err(|e| TrainError::Output {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Runs the whole ablation into `out`.
@@ -145,52 +179,81 @@ pub fn ablate(
     progress: &mut dyn AblationProgress,
 ) -> Result<AblationResults, TrainError> {
     let t_start = Instant::now();
-    let DataConfig::Shapes(shapes) = &cfg.data;
     crate::preflight::check_output_dir(out, 0)?;
     write_atomic(&out.join("config.ron"), cfg.to_ron().as_bytes())?;
     let grids = out.join("grids");
     std::fs::create_dir_all(&grids).map_err(|e| crate::checkpoint::io_err(&grids, e))?;
-    let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
-    let prediction = cfg.diffusion.prediction;
+
+    let first_cfg = cfg.uvit(cfg.arms[0])?;
+    let data = TrainData::open(
+        &cfg.data,
+        first_cfg.num_text_tokens,
+        cfg.train.caption_dropout,
+    )?;
+    let (image_shape, _) = data.shapes();
+    let tokenizer = data.tokenizer().cloned();
+    let shapes = shapes_config(&cfg.data);
+    let scored = shapes.is_some();
 
     let per_img = eval_units_per_image(cfg);
-    let eval_units = cfg.eval.prompts as f64 * per_img;
-    let arm_units = cfg.train.steps as f64 + eval_units;
-    progress.plan(eval_units + cfg.arms.len() as f64 * arm_units);
+    let eval_units = if scored {
+        cfg.eval.prompts as f64 * per_img
+    } else {
+        0.0
+    };
+    progress.plan(eval_units + cfg.arms.len() as f64 * (cfg.train.steps as f64 + eval_units));
 
-    // Grid prompts: the first `grid_prompts` held-out prompts, same noise for every arm.
-    let grid_prompts = held_out_prompts(shapes, cfg.eval.grid_prompts.max(1))
-        .map_err(|e| TrainError::Data(e.to_string()))?;
-    let grid_captions: Vec<&str> = grid_prompts.iter().map(|p| p.caption.as_str()).collect();
+    // Grid prompts: the same prompts and initial noise for every arm.
+    let captions = if tokenizer.is_some() {
+        grid_captions(cfg)?
+    } else {
+        Vec::new()
+    };
+    let caption_refs: Vec<&str> = captions.iter().map(String::as_str).collect();
     let settings = SampleSettings {
-        schedule: schedule.clone(),
-        prediction,
+        schedule: NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?,
+        prediction: cfg.diffusion.prediction,
         sampler: cfg.eval.sampler.clone(),
         guidance: cfg.eval.guidance,
         seed: cfg.eval.seed,
         batch_size: cfg.eval.batch_size,
-        image_shape: [3, shapes.image_size as usize, shapes.image_size as usize],
+        image_shape,
+    };
+    let mut all_images = Vec::new();
+    let mut all_captions = Vec::new();
+    let mut grid = |model: &TextToImage, label: &str| -> Result<Vec<RgbImage>, TrainError> {
+        let Some(tok) = &tokenizer else {
+            return Ok(Vec::new());
+        };
+        let images = sample_prompts(
+            model,
+            tok.as_ref(),
+            &caption_refs,
+            &settings,
+            device,
+            &mut |_| {},
+        )?;
+        all_images.extend(images.iter().cloned());
+        all_captions.extend(captions.iter().map(|c| format!("{label}: {c}")));
+        Ok(images)
     };
 
     // Chance level: an untrained model of the first arm, sampled and scored the same way.
-    let first_cfg = cfg.uvit(cfg.arms[0])?;
-    let tokenizer = WordTokenizer::shapes(first_cfg.num_text_tokens).map_err(|e| TrainError::Data(e.to_string()))?;
-    let vocab = ifvit_data::tokenizer::TextTokenizer::vocab_size(&tokenizer);
-    let untrained = TextToImage::seeded(&first_cfg, Some(vocab), device, cfg.train.seed)?;
-    progress.phase("chance: untrained model", cfg.eval.prompts as u64);
-    let chance = evaluate(
-        &untrained,
-        &tokenizer,
-        cfg,
-        device,
-        &mut |done| progress.advance(done as u64, done as f64 * per_img, None),
-    )?;
-    let mut units = eval_units;
-    let mut all_images = Vec::new();
-    let mut all_captions = Vec::new();
-    let untrained_grid = sample_prompts(&untrained, &tokenizer, &grid_captions, &settings, device, &mut |_| {})?;
-    all_images.extend(untrained_grid.iter().cloned());
-    all_captions.extend(grid_captions.iter().map(|c| format!("untrained: {c}")));
+    let untrained = TextToImage::seeded(&first_cfg, data.vocab_size(), device, cfg.train.seed)?;
+    let mut units = 0.0;
+    let chance = match &tokenizer {
+        Some(tok) if scored => {
+            progress.phase("chance: untrained model", cfg.eval.prompts as u64);
+            let ev = evaluate(&untrained, tok.as_ref(), cfg, device, &mut |done| {
+                progress.advance(done as u64, done as f64 * per_img, None)
+            })?;
+            units += eval_units;
+            Some(ev.report)
+        }
+        _ => None,
+    };
+    grid(&untrained, "untrained")?;
+    drop(untrained);
 
     let base_gmacs = forward_cost(&first_cfg).gmacs();
     let mut arms = Vec::new();
@@ -198,8 +261,11 @@ pub fn ablate(
         let name = fusion.to_string();
         let run_dir = out.join("arms").join(slug(fusion));
         let ucfg = cfg.uvit(fusion)?;
-        let ckpts = CheckpointDir::new(&run_dir);
-        let done = ckpts.latest().ok().map(|c| c.state.step).unwrap_or(0);
+        let done = crate::checkpoint::CheckpointDir::new(&run_dir)
+            .latest()
+            .ok()
+            .map(|c| c.state.step)
+            .unwrap_or(0);
         progress.phase(&format!("train {name}"), cfg.train.steps);
         let opts = TrainOptions {
             out_dir: run_dir.clone(),
@@ -209,29 +275,44 @@ pub fn ablate(
             interrupt: interrupt.clone(),
             extra_devices: vec![],
         };
-        let outcome = train(cfg, &opts, device, &mut TrainBridge { p: progress, base_units: units })?;
+        let outcome = train(
+            cfg,
+            &opts,
+            device,
+            &mut TrainBridge {
+                p: progress,
+                base_units: units,
+            },
+        )?;
         if outcome.stopped_early {
             return Err(TrainError::Other(format!(
-                "interrupted while training {name} at step {}; run the same command again to resume",
+                "interrupted while training {name} at step {} (checkpoint saved); run the same \
+                 command again to resume",
                 outcome.state.step
             )));
         }
         units += cfg.train.steps as f64;
         let ema = outcome.ema.clone();
 
-        progress.phase(&format!("evaluate {name}"), cfg.eval.prompts as u64);
-        let base = units;
-        let ev = evaluate(&ema, &tokenizer, cfg, device, &mut |d| {
-            progress.advance(d as u64, base + d as f64 * per_img, None)
-        })?;
-        units += eval_units;
-        let grid = sample_prompts(&ema, &tokenizer, &grid_captions, &settings, device, &mut |_| {})?;
-        let caps: Vec<String> = grid_captions.iter().map(|c| c.to_string()).collect();
-        let img = caption_grid(&grid, &caps, grid.len().min(8));
-        let p = grids.join(format!("{}.png", slug(fusion)));
-        img.save(&p).map_err(|e| TrainError::Output { path: p.display().to_string(), message: e.to_string() })?;
-        all_images.extend(grid);
-        all_captions.extend(grid_captions.iter().map(|c| format!("{}: {c}", slug(fusion))));
+        let (alignment, sample_seconds) = match &tokenizer {
+            Some(tok) if scored => {
+                progress.phase(&format!("evaluate {name}"), cfg.eval.prompts as u64);
+                let base = units;
+                let ev = evaluate(&ema, tok.as_ref(), cfg, device, &mut |d| {
+                    progress.advance(d as u64, base + d as f64 * per_img, None)
+                })?;
+                units += eval_units;
+                (Some(ev.report), ev.sample_seconds)
+            }
+            _ => (None, 0.0),
+        };
+        let images = grid(&ema, &slug(fusion))?;
+        if !images.is_empty() {
+            save_png(
+                &caption_grid(&images, &captions, images.len().min(8)),
+                &grids.join(format!("{}.png", slug(fusion))),
+            )?;
+        }
 
         let n = outcome.losses.len();
         let tail = &outcome.losses[n - (n / 10).max(1).min(n)..];
@@ -247,27 +328,34 @@ pub fn ablate(
             train_steps: steps,
             batch_size: cfg.train.batch_size,
             train_seconds: outcome.state.train_seconds,
-            train_images_per_s: steps as f64 * cfg.train.batch_size as f64 / outcome.state.train_seconds.max(1e-9),
+            train_images_per_s: steps as f64 * cfg.train.batch_size as f64
+                / outcome.state.train_seconds.max(1e-9),
             step_ms: outcome.state.train_seconds / steps.max(1) as f64 * 1e3,
             final_loss,
-            alignment: ev.report,
-            sample_seconds: ev.sample_seconds,
+            alignment,
+            sample_seconds,
             fid: None,
             clip_score: None,
             run_dir,
         });
     }
-    let cols = grid_captions.len();
-    let all = caption_grid(&all_images, &all_captions, cols);
-    let p = grids.join("all.png");
-    all.save(&p).map_err(|e| TrainError::Output { path: p.display().to_string(), message: e.to_string() })?;
+    if !all_images.is_empty() {
+        save_png(
+            &caption_grid(&all_images, &all_captions, captions.len()),
+            &grids.join("all.png"),
+        )?;
+    }
 
     let results = AblationResults {
         name: cfg.name.clone(),
-        chance: chance.report,
+        chance,
         arms,
-        eval_prompts: cfg.eval.prompts,
-        sampler: format!("{} ({} NFE)", cfg.eval.sampler.name(), cfg.eval.sampler.nfe()),
+        eval_prompts: if scored { cfg.eval.prompts } else { 0 },
+        sampler: format!(
+            "{} ({} NFE)",
+            cfg.eval.sampler.name(),
+            cfg.eval.sampler.nfe()
+        ),
         guidance: cfg.eval.guidance,
         total_seconds: t_start.elapsed().as_secs_f64(),
         machine: machine(),

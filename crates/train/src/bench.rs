@@ -10,7 +10,6 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
-use ifvit_fusion::Fusion;
 use ifvit_uvit::{UViTConfig, forward_cost};
 
 use crate::model::TextToImage;
@@ -18,8 +17,9 @@ use crate::model::TextToImage;
 /// What to benchmark.
 #[derive(Clone, Debug)]
 pub struct TrainBenchOptions {
+    /// Label of the model (preset name and overrides).
     pub preset: String,
-    pub fusion: Fusion,
+    pub config: UViTConfig,
     pub batch: usize,
     /// Timed steps.
     pub steps: usize,
@@ -50,7 +50,11 @@ fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.total_cmp(b));
     let n = s.len();
-    if n % 2 == 1 { s[n / 2] } else { 0.5 * (s[n / 2 - 1] + s[n / 2]) }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
 }
 
 /// Peak resident set size of this process in MiB (Linux only).
@@ -79,8 +83,12 @@ pub fn matmul_gflops(device: &Device) -> f64 {
 }
 
 /// Runs the benchmark on `device` (the autodiff wrapper is added here).
-pub fn run(opts: &TrainBenchOptions, device: &Device) -> Result<TrainBenchResult, ifvit_uvit::ConfigError> {
-    let cfg = UViTConfig::preset(&opts.preset, opts.fusion)?;
+pub fn run(
+    opts: &TrainBenchOptions,
+    device: &Device,
+) -> Result<TrainBenchResult, ifvit_uvit::ConfigError> {
+    let cfg = opts.config.clone();
+    cfg.validate()?;
     let ad = device.clone().autodiff();
     ad.seed(0);
     let mut model = TextToImage::new(&cfg, None, &ad)?;
@@ -95,7 +103,11 @@ pub fn run(opts: &TrainBenchOptions, device: &Device) -> Result<TrainBenchResult
     let x = Tensor::<4>::random([b, c, s, s], Distribution::Normal(0.0, 1.0), &ad);
     let target = Tensor::<4>::random([b, c, s, s], Distribution::Normal(0.0, 1.0), &ad);
     let t = Tensor::<1>::random([b], Distribution::Uniform(1.0, 1000.0), &ad).floor();
-    let ctx = Tensor::<3>::random([b, cfg.num_text_tokens, cfg.context_dim], Distribution::Normal(0.0, 1.0), &ad);
+    let ctx = Tensor::<3>::random(
+        [b, cfg.num_text_tokens, cfg.context_dim],
+        Distribution::Normal(0.0, 1.0),
+        &ad,
+    );
 
     let mut step_ms = Vec::with_capacity(opts.steps);
     for i in 0..opts.warmup + opts.steps {
@@ -113,7 +125,7 @@ pub fn run(opts: &TrainBenchOptions, device: &Device) -> Result<TrainBenchResult
     let fwd = forward_cost(&cfg).gmacs();
     Ok(TrainBenchResult {
         preset: opts.preset.clone(),
-        fusion: opts.fusion.to_string(),
+        fusion: cfg.fusion.to_string(),
         batch: b,
         params: model.num_params(),
         forward_gmacs_per_sample: fwd,

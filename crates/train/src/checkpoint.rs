@@ -146,7 +146,11 @@ impl CheckpointDir {
         steps.sort();
         let complete: Vec<&String> = steps.iter().filter(|n| n.starts_with("step-")).collect();
         let drop_n = complete.len().saturating_sub(keep);
-        for n in complete.into_iter().take(drop_n).chain(steps.iter().filter(|n| n.starts_with('.'))) {
+        for n in complete
+            .into_iter()
+            .take(drop_n)
+            .chain(steps.iter().filter(|n| n.starts_with('.')))
+        {
             if n != latest {
                 let p = self.root.join(n);
                 fs::remove_dir_all(&p).map_err(|e| io_err(&p, e))?;
@@ -164,10 +168,11 @@ impl CheckpointDir {
         let dir = self.root.join(name.trim());
         let state_path = dir.join("state.json");
         let bytes = fs::read(&state_path).map_err(|e| io_err(&state_path, e))?;
-        let state: TrainState = serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt {
-            path: state_path.clone(),
-            message: e.to_string(),
-        })?;
+        let state: TrainState =
+            serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt {
+                path: state_path.clone(),
+                message: e.to_string(),
+            })?;
         for f in ["model.bpk", "ema.bpk", "optim.bpk"] {
             if !dir.join(f).is_file() {
                 return Err(CheckpointError::Corrupt {
@@ -238,7 +243,10 @@ mod tests {
     #[test]
     fn no_checkpoint_is_a_clear_error() {
         let tmp = tempfile::tempdir().unwrap();
-        let e = CheckpointDir::new(tmp.path()).latest().unwrap_err().to_string();
+        let e = CheckpointDir::new(tmp.path())
+            .latest()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no checkpoint found"), "{e}");
     }
 }

@@ -7,6 +7,8 @@
 use std::path::Path;
 
 use ifvit_data::shapes::ShapesConfig;
+
+pub use crate::data::{CacheConfig, FashionConfig};
 use ifvit_diffusion::{BetaSchedule, LossWeighting, Prediction, SamplerConfig};
 use ifvit_fusion::Fusion;
 use ifvit_uvit::UViTConfig;
@@ -53,6 +55,10 @@ pub struct ExperimentConfig {
 pub enum DataConfig {
     /// The built-in procedural `shapes` data (word-level captions, exact scorer).
     Shapes(ShapesConfig),
+    /// Fashion-MNIST from Debian's `dataset-fashion-mnist` (template captions).
+    FashionMnist(FashionConfig),
+    /// An MS-COCO feature cache from `ifvit prepare coco` (latent moments + text features).
+    CocoCache(CacheConfig),
 }
 
 /// The backbone: a named preset plus optional overrides.
@@ -150,14 +156,15 @@ pub struct EvalConfig {
 impl ExperimentConfig {
     /// Parses RON; errors carry the file, line and column.
     pub fn from_ron(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let cfg: Self = ron::Options::default()
-            .from_str(text)
-            .map_err(|e: ron::error::SpannedError| ConfigError::Parse {
-                path: origin.to_string(),
-                line: e.position.line,
-                col: e.position.col,
-                message: e.code.to_string(),
-            })?;
+        let cfg: Self =
+            ron::Options::default()
+                .from_str(text)
+                .map_err(|e: ron::error::SpannedError| ConfigError::Parse {
+                    path: origin.to_string(),
+                    line: e.position.line,
+                    col: e.position.col,
+                    message: e.code.to_string(),
+                })?;
         cfg.validate(origin)?;
         Ok(cfg)
     }
@@ -180,9 +187,19 @@ impl ExperimentConfig {
     pub fn uvit(&self, fusion: Fusion) -> Result<UViTConfig, ifvit_uvit::ConfigError> {
         let m = &self.model;
         let mut c = UViTConfig::preset(&m.preset, fusion)?;
-        let DataConfig::Shapes(s) = &self.data;
-        c.img_size = s.image_size as usize;
-        c.in_chans = 3;
+        match &self.data {
+            DataConfig::Shapes(s) => {
+                c.img_size = s.image_size as usize;
+                c.in_chans = 3;
+            }
+            DataConfig::FashionMnist(f) => {
+                c.img_size = f.image_size;
+                c.in_chans = 3;
+            }
+            // Latent size and text width come from the preset (uvit-s2: 4x32x32, CLIP 77x768);
+            // the trainer checks them against the cache.
+            DataConfig::CocoCache(_) => {}
+        }
         if let Some(v) = m.embed_dim {
             c.embed_dim = v;
         }
@@ -218,7 +235,8 @@ impl ExperimentConfig {
             return Err(invalid("arms", "list at least one fusion strategy".into()));
         }
         for f in &self.arms {
-            self.uvit(*f).map_err(|e| invalid("model / arms", e.to_string()))?;
+            self.uvit(*f)
+                .map_err(|e| invalid("model / arms", e.to_string()))?;
         }
         let t = &self.train;
         if t.batch_size == 0 || t.steps == 0 || t.checkpoint_every == 0 || t.log_every == 0 {
@@ -228,7 +246,10 @@ impl ExperimentConfig {
             ));
         }
         if !(0.0..1.0).contains(&t.ema_decay) {
-            return Err(invalid("train.ema_decay", format!("{} is not in [0, 1)", t.ema_decay)));
+            return Err(invalid(
+                "train.ema_decay",
+                format!("{} is not in [0, 1)", t.ema_decay),
+            ));
         }
         if !(0.0..=1.0).contains(&t.caption_dropout) {
             return Err(invalid(
@@ -239,14 +260,21 @@ impl ExperimentConfig {
         if t.devices == 0 || !t.batch_size.is_multiple_of(t.devices) {
             return Err(invalid(
                 "train.devices",
-                format!("{} devices must divide batch_size {}", t.devices, t.batch_size),
+                format!(
+                    "{} devices must divide batch_size {}",
+                    t.devices, t.batch_size
+                ),
             ));
         }
         if !(self.optim.lr.is_finite() && self.optim.lr > 0.0) {
-            return Err(invalid("optim.lr", format!("{} must be positive", self.optim.lr)));
+            return Err(invalid(
+                "optim.lr",
+                format!("{} must be positive", self.optim.lr),
+            ));
         }
         let e = &self.eval;
-        ifvit_diffusion::check_guidance(e.guidance).map_err(|err| invalid("eval.guidance", err.to_string()))?;
+        ifvit_diffusion::check_guidance(e.guidance)
+            .map_err(|err| invalid("eval.guidance", err.to_string()))?;
         e.sampler
             .validate(self.diffusion.num_steps)
             .map_err(|err| invalid("eval.sampler", err.to_string()))?;

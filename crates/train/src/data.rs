@@ -1,77 +1,413 @@
-//! Training batches from the built-in `shapes` data.
+//! Training batches from the configured data source.
 //!
-//! Batch `k` holds items `k*B .. (k+1)*B` of the procedural data set (item `i` is a pure
-//! function of the data seed and `i`), with the classifier-free-guidance caption dropout of
-//! `ifvit-data` (also a pure function of the seed and `i`). A resumed run therefore sees
-//! exactly the batches an uninterrupted one would: the data position is the step.
+//! Batch `k` holds rows `k*B .. (k+1)*B` of an endless, seeded stream over the data set:
+//! row `g` is item `perm_e(g mod N)` of epoch `e = g div N` (a seeded bijective shuffle per
+//! epoch; the procedural `shapes` stream is simply item `g`). Caption choice and the
+//! classifier-free-guidance dropout come from `ifvit-data`'s `CaptionSampling`, a pure
+//! function of `(seed, epoch, item)`; latents of cached moments are drawn from the step's
+//! own generator. A resumed run therefore sees exactly the batches an uninterrupted one
+//! would: the data position is the step.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use burn::tensor::Device;
-use ifvit_data::batch::{CaptionSampling, TextImageBatch, TextImageBatcher, TextImageSample, rgb_to_chw};
-use ifvit_data::shapes::{ShapesConfig, ShapesGenerator, ShapesItem};
+use burn::data::dataset::Dataset;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use ifvit_data::batch::{
+    CaptionSampling, CaptionedImage, TextImageBatcher, TextImageSample, rgb_to_chw,
+};
+use ifvit_data::cache::FeatureCache;
+use ifvit_data::encoders::sample_latent;
+use ifvit_data::fashion_mnist::{
+    CLASS_NAMES, FashionDataset, FashionItem, FashionMnist, FashionPairs, Fit, Relation, Split,
+    TEMPLATES, with_article,
+};
+use ifvit_data::shapes::{ShapesConfig, ShapesGenerator};
 use ifvit_data::tokenizer::TextTokenizer;
 use ifvit_data::tokenizer::word::WordTokenizer;
+use ifvit_diffusion::{StdRng, randn};
+use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
 
-/// Deterministic, unlimited training batches of `shapes`.
-pub struct ShapesTrainData {
+/// Fashion-MNIST (Debian's `dataset-fashion-mnist`), captions from templates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FashionConfig {
+    /// Folder with the idx.gz files (default: /usr/share/datasets/fashion-mnist).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    pub image_size: usize,
+    pub fit: Fit,
+    /// Two items on one canvas with a spatial caption ("a bag left of a sneaker").
+    #[serde(default)]
+    pub pairs: bool,
+    pub seed: u64,
+}
+
+/// A feature cache written by `ifvit prepare coco` (SPEC section 5: latent moments per
+/// image, text features per caption, the empty-caption context).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    pub dir: PathBuf,
+    /// Latents are `sample(moments) * scale_factor` (0.23010 for MS-COCO, SPEC section 2).
+    pub scale_factor: f64,
+    pub seed: u64,
+}
+
+/// How the text reaches the model.
+#[derive(Clone, Debug)]
+pub enum Conditioning {
+    /// Word ids `[B, L]` for the model's learned embedding.
+    Tokens(Tensor<2, Int>),
+    /// Precomputed text features `[B, L, D]`.
+    Context(Tensor<3>),
+}
+
+impl Conditioning {
+    pub fn rows(&self) -> usize {
+        match self {
+            Conditioning::Tokens(t) => t.dims()[0],
+            Conditioning::Context(t) => t.dims()[0],
+        }
+    }
+
+    pub fn narrow(self, start: usize, len: usize) -> Self {
+        match self {
+            Conditioning::Tokens(t) => Conditioning::Tokens(t.narrow(0, start, len)),
+            Conditioning::Context(t) => Conditioning::Context(t.narrow(0, start, len)),
+        }
+    }
+
+    pub fn to_device(self, device: &Device) -> Self {
+        match self {
+            Conditioning::Tokens(t) => Conditioning::Tokens(t.to_device(device)),
+            Conditioning::Context(t) => Conditioning::Context(t.to_device(device)),
+        }
+    }
+}
+
+/// One training batch: `images` `[B, C, H, W]` (pixels in [-1, 1] or scaled latents).
+pub struct TrainBatch {
+    pub images: Tensor<4>,
+    pub cond: Conditioning,
+}
+
+/// A seeded bijection of `0..n` for each epoch: `i -> (a i + b) mod n`, `a` coprime to `n`.
+#[derive(Clone, Copy, Debug)]
+struct EpochShuffle {
+    n: u64,
+    seed: u64,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+impl EpochShuffle {
+    /// `(epoch, item)` of stream row `g`.
+    fn at(&self, g: u64) -> (u64, usize) {
+        let (epoch, pos) = (g / self.n, g % self.n);
+        let h = splitmix(self.seed ^ epoch.wrapping_mul(0xA24B_AED4_963E_E407));
+        let mut a = (h % self.n.max(2)) | 1;
+        while gcd(a, self.n) != 1 {
+            a += 2;
+        }
+        let b = splitmix(h) % self.n;
+        (
+            epoch,
+            ((a as u128 * pos as u128 + b as u128) % self.n as u128) as usize,
+        )
+    }
+}
+
+/// The procedural `shapes` stream (item `g` is row `g`).
+pub struct ShapesSource {
     generator: ShapesGenerator,
-    tokenizer: Arc<WordTokenizer>,
-    batcher: TextImageBatcher<WordTokenizer>,
     sampling: CaptionSampling,
 }
 
-impl ShapesTrainData {
-    /// `context_length`: text tokens of the model; `caption_dropout`: probability of the
-    /// empty caption.
-    pub fn new(config: &ShapesConfig, context_length: usize, caption_dropout: f64) -> Result<Self, TrainError> {
-        let generator = ShapesGenerator::new(config.clone()).map_err(|e| TrainError::Data(e.to_string()))?;
-        let tokenizer = Arc::new(WordTokenizer::shapes(context_length).map_err(|e| TrainError::Data(e.to_string()))?);
-        Ok(Self {
-            generator,
-            batcher: TextImageBatcher::new(tokenizer.clone()),
-            tokenizer,
-            sampling: CaptionSampling::new(config.seed, caption_dropout),
+/// Fashion-MNIST singles or pairs.
+pub struct FashionSource {
+    items: Box<dyn Dataset<FashionItem>>,
+    shuffle: EpochShuffle,
+    sampling: CaptionSampling,
+}
+
+/// A feature cache.
+pub struct CacheSource {
+    cache: FeatureCache,
+    shuffle: EpochShuffle,
+    scale: f64,
+}
+
+/// Where batches come from.
+pub enum TrainData {
+    Shapes(ShapesSource, Arc<WordTokenizer>),
+    Fashion(FashionSource, Arc<WordTokenizer>),
+    Cache(CacheSource),
+}
+
+/// The word vocabulary of Fashion-MNIST captions (templates, class names, relations).
+pub fn fashion_vocabulary() -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let texts = TEMPLATES
+        .iter()
+        .flat_map(|t| {
+            CLASS_NAMES
+                .iter()
+                .map(move |c| t.replace("{}", &with_article(c)))
+        })
+        .chain(Relation::ALL.iter().map(|r| r.words().to_string()));
+    for text in texts {
+        for w in text.split_whitespace() {
+            if !words.iter().any(|x| x == w) {
+                words.push(w.to_string());
+            }
+        }
+    }
+    words
+}
+
+fn data_err(e: impl std::fmt::Display) -> TrainError {
+    TrainError::Data(e.to_string())
+}
+
+impl TrainData {
+    /// Opens the source; `context_length` is the model's number of text tokens.
+    pub fn open(
+        cfg: &crate::config::DataConfig,
+        context_length: usize,
+        caption_dropout: f64,
+    ) -> Result<Self, TrainError> {
+        use crate::config::DataConfig;
+        Ok(match cfg {
+            DataConfig::Shapes(s) => TrainData::Shapes(
+                ShapesSource {
+                    generator: ShapesGenerator::new(s.clone()).map_err(data_err)?,
+                    sampling: CaptionSampling::new(s.seed, caption_dropout),
+                },
+                Arc::new(WordTokenizer::shapes(context_length).map_err(data_err)?),
+            ),
+            DataConfig::FashionMnist(f) => {
+                let data = Arc::new(
+                    match &f.dir {
+                        Some(d) => FashionMnist::load(d, Split::Train),
+                        None => FashionMnist::load_debian(Split::Train),
+                    }
+                    .map_err(data_err)?,
+                );
+                let n = data.len();
+                let items: Box<dyn Dataset<FashionItem>> = if f.pairs {
+                    Box::new(FashionPairs::new(data, f.image_size, n, f.seed))
+                } else {
+                    Box::new(FashionDataset::new(data, f.image_size, f.fit).map_err(data_err)?)
+                };
+                let tokenizer =
+                    WordTokenizer::new(fashion_vocabulary(), context_length).map_err(data_err)?;
+                TrainData::Fashion(
+                    FashionSource {
+                        shuffle: EpochShuffle {
+                            n: items.len() as u64,
+                            seed: f.seed,
+                        },
+                        items,
+                        sampling: CaptionSampling::new(f.seed, caption_dropout),
+                    },
+                    Arc::new(tokenizer),
+                )
+            }
+            DataConfig::CocoCache(c) => {
+                let cache = FeatureCache::open(&c.dir)
+                    .map_err(data_err)?
+                    .with_sampling(CaptionSampling::new(c.seed, caption_dropout));
+                let n = cache.len() as u64;
+                if n == 0 {
+                    return Err(TrainError::Data(format!(
+                        "{}: the feature cache is empty",
+                        c.dir.display()
+                    )));
+                }
+                TrainData::Cache(CacheSource {
+                    cache,
+                    shuffle: EpochShuffle { n, seed: c.seed },
+                    scale: c.scale_factor,
+                })
+            }
         })
     }
 
-    pub fn tokenizer(&self) -> &Arc<WordTokenizer> {
-        &self.tokenizer
+    /// The word tokenizer of token-conditioned sources.
+    pub fn tokenizer(&self) -> Option<&Arc<WordTokenizer>> {
+        match self {
+            TrainData::Shapes(_, t) | TrainData::Fashion(_, t) => Some(t),
+            TrainData::Cache(_) => None,
+        }
     }
 
-    pub fn vocab_size(&self) -> usize {
-        self.tokenizer.vocab_size()
+    /// Size of the learned embedding table (`None`: the model takes features).
+    pub fn vocab_size(&self) -> Option<usize> {
+        self.tokenizer().map(|t| t.vocab_size())
     }
 
-    pub fn item(&self, index: u64) -> ShapesItem {
-        self.generator.item(index)
-    }
-
-    /// Rows `first .. first + n` of the data stream.
-    pub fn rows(&self, first: u64, n: usize, device: &Device) -> Result<TextImageBatch, TrainError> {
-        let samples = (first..first + n as u64)
-            .map(|i| {
-                let item = self.generator.item(i);
-                let keep = self.sampling.choose(0, i as usize, 1).is_some();
-                let (image, shape) = rgb_to_chw(&item.image);
-                TextImageSample {
-                    index: i as usize,
-                    image,
-                    shape,
-                    caption: if keep { item.caption } else { String::new() },
-                    dropped: !keep,
+    /// Training batch of optimizer step `step` (`rng`: the step's generator).
+    pub fn batch(
+        &self,
+        step: u64,
+        batch_size: usize,
+        rng: &mut StdRng,
+        device: &Device,
+    ) -> Result<TrainBatch, TrainError> {
+        let first = step * batch_size as u64;
+        let rows = first..first + batch_size as u64;
+        match self {
+            TrainData::Shapes(src, tok) => {
+                let samples = rows
+                    .map(|g| {
+                        let item = src.generator.item(g);
+                        let keep = src.sampling.choose(0, g as usize, 1).is_some();
+                        let (image, shape) = rgb_to_chw(&item.image);
+                        TextImageSample {
+                            index: g as usize,
+                            image,
+                            shape,
+                            caption: if keep { item.caption } else { String::new() },
+                            dropped: !keep,
+                        }
+                    })
+                    .collect();
+                let b = TextImageBatcher::new(tok.clone())
+                    .try_batch(samples, device)
+                    .map_err(data_err)?;
+                Ok(TrainBatch {
+                    images: b.images,
+                    cond: Conditioning::Tokens(b.tokens),
+                })
+            }
+            TrainData::Fashion(src, tok) => {
+                let mut samples = Vec::with_capacity(batch_size);
+                for g in rows {
+                    let (epoch, i) = src.shuffle.at(g);
+                    let item = src.items.get(i).map_err(data_err)?;
+                    let caps = item.captions();
+                    let caption = match src.sampling.choose(epoch, i, caps.len()) {
+                        Some(k) => caps[k].clone(),
+                        None => String::new(),
+                    };
+                    let (image, shape) = item.image_chw();
+                    samples.push(TextImageSample {
+                        index: i,
+                        image,
+                        shape,
+                        dropped: caption.is_empty(),
+                        caption,
+                    });
                 }
-            })
-            .collect();
-        self.batcher
-            .try_batch(samples, device)
-            .map_err(|e| TrainError::Data(e.to_string()))
+                let b = TextImageBatcher::new(tok.clone())
+                    .try_batch(samples, device)
+                    .map_err(data_err)?;
+                Ok(TrainBatch {
+                    images: b.images,
+                    cond: Conditioning::Tokens(b.tokens),
+                })
+            }
+            TrainData::Cache(src) => {
+                let [c2, h, w] = src.cache.moments_shape();
+                let [l, d] = src.cache.context_shape();
+                let (mut moments, mut context) = (Vec::new(), Vec::new());
+                for g in rows {
+                    let (epoch, i) = src.shuffle.at(g);
+                    src.cache.set_epoch(epoch);
+                    let s = src.cache.get(i).map_err(data_err)?;
+                    moments.extend(s.moments);
+                    context.extend(s.context);
+                }
+                let moments = Tensor::<4>::from_data(
+                    TensorData::new(moments, [batch_size, c2, h, w]),
+                    device,
+                );
+                let noise = randn([batch_size, c2 / 2, h, w], rng, device);
+                Ok(TrainBatch {
+                    images: sample_latent(moments, noise).mul_scalar(src.scale),
+                    cond: Conditioning::Context(Tensor::from_data(
+                        TensorData::new(context, [batch_size, l, d]),
+                        device,
+                    )),
+                })
+            }
+        }
     }
 
-    /// Training batch of optimizer step `step`.
-    pub fn batch(&self, step: u64, batch_size: usize, device: &Device) -> Result<TextImageBatch, TrainError> {
-        self.rows(step * batch_size as u64, batch_size, device)
+    /// `[C, H, W]` of the training images (or latents) and `(text tokens, text width)` of the
+    /// features (feature sources only).
+    pub fn shapes(&self) -> ([usize; 3], Option<(usize, usize)>) {
+        match self {
+            TrainData::Shapes(src, _) => {
+                let s = src.generator.config().image_size as usize;
+                ([3, s, s], None)
+            }
+            TrainData::Fashion(src, _) => {
+                let (_, shape) = src
+                    .items
+                    .get(0)
+                    .map(|i| i.image_chw())
+                    .unwrap_or((vec![], [3, 32, 32]));
+                (shape, None)
+            }
+            TrainData::Cache(src) => {
+                let [c2, h, w] = src.cache.moments_shape();
+                (
+                    [c2 / 2, h, w],
+                    Some((src.cache.context_shape()[0], src.cache.context_shape()[1])),
+                )
+            }
+        }
+    }
+}
+
+/// The `shapes` config of a data config, if it is one.
+pub fn shapes_config(cfg: &crate::config::DataConfig) -> Option<&ShapesConfig> {
+    match cfg {
+        crate::config::DataConfig::Shapes(s) => Some(s),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_shuffle_is_a_permutation_that_changes_per_epoch() {
+        let s = EpochShuffle { n: 10, seed: 3 };
+        let e0: Vec<usize> = (0..10).map(|g| s.at(g).1).collect();
+        let e1: Vec<usize> = (10..20).map(|g| s.at(g).1).collect();
+        let mut sorted = e0.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+        let mut sorted1 = e1.clone();
+        sorted1.sort();
+        assert_eq!(sorted1, (0..10).collect::<Vec<_>>());
+        assert_ne!(e0, e1);
+        assert_eq!(s.at(13).0, 1);
+    }
+
+    #[test]
+    fn fashion_captions_fit_the_vocabulary() {
+        let tok = WordTokenizer::new(fashion_vocabulary(), 8).unwrap();
+        for label in 0..10u8 {
+            for c in FashionDataset::captions(label) {
+                tok.encode(&c).unwrap();
+            }
+        }
+        tok.encode("a sneaker left of an ankle boot").unwrap();
     }
 }

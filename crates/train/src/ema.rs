@@ -60,7 +60,12 @@ mod tests {
     use burn::tensor::{Device, TensorData, Tolerance};
 
     fn weights(l: &Linear) -> Vec<f32> {
-        l.weight.val().into_data().convert::<f32>().try_into_vec().unwrap()
+        l.weight
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec()
+            .unwrap()
     }
 
     /// Two steps by the formula: e1 = d e0 + (1-d) w1, e2 = d e1 + (1-d) w2.
@@ -83,8 +88,10 @@ mod tests {
         ema = ema_update(ema, &model, d);
         let e1 = [0.9 * 1.0 + 0.1 * 3.0, 0.9 * -2.0 + 0.1 * 0.0];
         let e2 = [0.9 * e1[0] + -0.1, 0.9 * e1[1] + 0.1 * 4.0];
-        TensorData::new(weights(&ema), [2])
-            .assert_approx_eq::<f32>(&TensorData::new(e2.to_vec(), [2]), Tolerance::absolute(1e-6));
+        TensorData::new(weights(&ema), [2]).assert_approx_eq::<f32>(
+            &TensorData::new(e2.to_vec(), [2]),
+            Tolerance::absolute(1e-6),
+        );
         // And it differs from the raw weights.
         assert_ne!(weights(&ema), weights(&model));
     }

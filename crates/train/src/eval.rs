@@ -9,7 +9,8 @@ use ifvit_diffusion::NoiseSchedule;
 use ifvit_metrics::{AlignmentReport, ShapesScorer};
 use image::RgbImage;
 
-use crate::config::{DataConfig, ExperimentConfig};
+use crate::config::ExperimentConfig;
+use crate::data::shapes_config;
 use crate::error::TrainError;
 use crate::model::TextToImage;
 use crate::sample::{SampleSettings, sample_prompts};
@@ -33,11 +34,14 @@ pub fn evaluate(
     device: &Device,
     on_batch: &mut dyn FnMut(usize),
 ) -> Result<EvalOutcome, TrainError> {
-    let DataConfig::Shapes(shapes) = &cfg.data;
+    let shapes = shapes_config(&cfg.data).ok_or_else(|| {
+        TrainError::Data("alignment evaluation needs the `shapes` data (its exact scorer)".into())
+    })?;
     let eval = &cfg.eval;
     let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
     let prediction = cfg.diffusion.prediction;
-    let prompts = held_out_prompts(shapes, eval.prompts).map_err(|e| TrainError::Data(e.to_string()))?;
+    let prompts =
+        held_out_prompts(shapes, eval.prompts).map_err(|e| TrainError::Data(e.to_string()))?;
     let captions: Vec<&str> = prompts.iter().map(|p| p.caption.as_str()).collect();
     let settings = SampleSettings {
         schedule,

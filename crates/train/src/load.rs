@@ -8,7 +8,8 @@ use ifvit_data::tokenizer::TextTokenizer;
 use ifvit_data::tokenizer::word::WordTokenizer;
 
 use crate::checkpoint::{Checkpoint, CheckpointDir, CheckpointError, io_err};
-use crate::config::ExperimentConfig;
+use crate::config::{DataConfig, ExperimentConfig};
+use crate::data::fashion_vocabulary;
 use crate::error::TrainError;
 use crate::model::TextToImage;
 
@@ -18,6 +19,25 @@ pub struct LoadedRun {
     pub model: TextToImage,
     pub tokenizer: WordTokenizer,
     pub checkpoint: Checkpoint,
+}
+
+/// The word tokenizer of a token-conditioned data config.
+pub fn tokenizer_for(
+    config: &ExperimentConfig,
+    context_length: usize,
+) -> Result<WordTokenizer, TrainError> {
+    let err = |e: ifvit_data::tokenizer::TokenizeError| TrainError::Data(e.to_string());
+    match &config.data {
+        DataConfig::Shapes(_) => WordTokenizer::shapes(context_length).map_err(err),
+        DataConfig::FashionMnist(_) => {
+            WordTokenizer::new(fashion_vocabulary(), context_length).map_err(err)
+        }
+        DataConfig::CocoCache(_) => Err(TrainError::Data(
+            "this run was trained on cached CLIP features: sampling it needs the CLIP text \
+             encoder and the SD VAE decoder, which ifvit does not ship yet"
+                .into(),
+        )),
+    }
 }
 
 /// `path` is a run folder (its latest checkpoint is used) or one checkpoint folder
@@ -31,22 +51,33 @@ pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, Tr
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_else(|| path.to_path_buf());
-        let bytes = std::fs::read(path.join("state.json")).map_err(|e| io_err(&path.join("state.json"), e))?;
+        let bytes = std::fs::read(path.join("state.json"))
+            .map_err(|e| io_err(&path.join("state.json"), e))?;
         let state = serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt {
             path: path.join("state.json"),
             message: e.to_string(),
         })?;
-        (run, Checkpoint { dir: path.to_path_buf(), state })
+        (
+            run,
+            Checkpoint {
+                dir: path.to_path_buf(),
+                state,
+            },
+        )
     } else {
-        return Err(TrainError::Checkpoint(CheckpointError::NoCheckpoint { dir: path.to_path_buf() }));
+        return Err(TrainError::Checkpoint(CheckpointError::NoCheckpoint {
+            dir: path.to_path_buf(),
+        }));
     };
     let config = ExperimentConfig::load(&run.join("config.ron"))?;
     let fusion = config.arms[0];
     let ucfg = config.uvit(fusion)?;
-    let tokenizer = WordTokenizer::shapes(ucfg.num_text_tokens).map_err(|e| TrainError::Data(e.to_string()))?;
+    let tokenizer = tokenizer_for(&config, ucfg.num_text_tokens)?;
     let model = TextToImage::new(&ucfg, Some(tokenizer.vocab_size()), device)?;
     let file = if ema { ck.ema_path() } else { ck.model_path() };
-    let model = model.try_load_file(&file).map_err(|e| TrainError::Checkpoint(io_err(&file, e)))?;
+    let model = model
+        .try_load_file(&file)
+        .map_err(|e| TrainError::Checkpoint(io_err(&file, e)))?;
     Ok(LoadedRun {
         config,
         model,

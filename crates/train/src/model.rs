@@ -27,10 +27,17 @@ pub struct TextToImage {
 impl TextToImage {
     /// `vocab`: `Some(n)` for a learned word embedding of `n` ids, `None` when the context is
     /// given as features.
-    pub fn new(config: &UViTConfig, vocab: Option<usize>, device: &Device) -> Result<Self, ifvit_uvit::ConfigError> {
+    pub fn new(
+        config: &UViTConfig,
+        vocab: Option<usize>,
+        device: &Device,
+    ) -> Result<Self, ifvit_uvit::ConfigError> {
         let text = vocab.map(|n| LearnedText {
             embed: EmbeddingConfig::new(n, config.context_dim)
-                .with_initializer(Initializer::Normal { mean: 0.0, std: 0.02 })
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: 0.02,
+                })
                 .init(device),
         });
         Ok(Self {
@@ -72,6 +79,14 @@ impl TextToImage {
             .expect("this model takes text features, not token ids")
             .embed
             .forward(tokens)
+    }
+
+    /// The context of either kind of conditioning.
+    pub fn context_of(&self, cond: &crate::data::Conditioning) -> Tensor<3> {
+        match cond {
+            crate::data::Conditioning::Tokens(t) => self.context(t.clone()),
+            crate::data::Conditioning::Context(c) => c.clone(),
+        }
     }
 
     /// `x: [B, C, H, W]`, `t: [B]` model time, `context: [B, L, context_dim]` -> `[B, C, H, W]`.

@@ -70,10 +70,22 @@ pub fn loss_curves(series: &[(String, Vec<(u64, f64)>)], path: &Path) -> Result<
     {
         let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(path, e))?;
-        let max_step = series.iter().flat_map(|s| s.1.iter().map(|p| p.0)).max().unwrap_or(1).max(1);
-        let vals = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).filter(|v| v.is_finite() && *v > 0.0);
+        let max_step = series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| p.0))
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let vals = series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| p.1))
+            .filter(|v| v.is_finite() && *v > 0.0);
         let (lo, hi) = vals.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-        let (lo, hi) = if lo < hi { (lo * 0.9, hi * 1.1) } else { (0.01, 1.0) };
+        let (lo, hi) = if lo < hi {
+            (lo * 0.9, hi * 1.1)
+        } else {
+            (0.01, 1.0)
+        };
         let mut chart = ChartBuilder::on(&root)
             .caption("Training loss (moving average)", font(24.0))
             .margin(16)
@@ -96,7 +108,9 @@ pub fn loss_curves(series: &[(String, Vec<(u64, f64)>)], path: &Path) -> Result<
                 .draw_series(LineSeries::new(smooth(pts, w), c.stroke_width(2)))
                 .map_err(|e| err(path, e))?
                 .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
         }
         chart
             .configure_series_labels()
@@ -123,9 +137,15 @@ pub fn scatter(
     {
         let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(path, e))?;
-        let (x0, x1) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        let (x0, x1) = points
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
         let pad = ((x1 - x0) * 0.25).max(x1.abs() * 0.05).max(1e-9);
-        let y_max = points.iter().map(|p| p.2).fold(0.0f64, f64::max).max(baseline.map_or(0.0, |b| b.0));
+        let y_max = points
+            .iter()
+            .map(|p| p.2)
+            .fold(0.0f64, f64::max)
+            .max(baseline.map_or(0.0, |b| b.0));
         let mut chart = ChartBuilder::on(&root)
             .caption(title, font(24.0))
             .margin(16)
@@ -144,10 +164,19 @@ pub fn scatter(
         if let Some((b, label)) = baseline {
             let grey = RGBColor(120, 120, 120);
             chart
-                .draw_series(DashedLineSeries::new(vec![(x0 - pad, b), (x1 + pad, b)], 8, 6, grey.stroke_width(2)))
+                .draw_series(DashedLineSeries::new(
+                    vec![(x0 - pad, b), (x1 + pad, b)],
+                    8,
+                    6,
+                    grey.stroke_width(2),
+                ))
                 .map_err(|e| err(path, e))?;
             chart
-                .draw_series(std::iter::once(Text::new(label.to_string(), (x0 - pad * 0.9, b), font(14.0))))
+                .draw_series(std::iter::once(Text::new(
+                    label.to_string(),
+                    (x0 - pad * 0.9, b),
+                    font(14.0),
+                )))
                 .map_err(|e| err(path, e))?;
         }
         for (i, (name, x, y)) in points.iter().enumerate() {
@@ -156,7 +185,11 @@ pub fn scatter(
                 .draw_series(std::iter::once(Circle::new((*x, *y), 7, c.filled())))
                 .map_err(|e| err(path, e))?;
             chart
-                .draw_series(std::iter::once(Text::new(name.clone(), (*x, *y), font(14.0))))
+                .draw_series(std::iter::once(Text::new(
+                    name.clone(),
+                    (*x, *y),
+                    font(14.0),
+                )))
                 .map_err(|e| err(path, e))?;
         }
         root.present().map_err(|e| err(path, e))?;
@@ -165,7 +198,12 @@ pub fn scatter(
 }
 
 /// Horizontal bars `(name, value)`.
-pub fn bars(title: &str, x_desc: &str, bars: &[(String, f64)], path: &Path) -> Result<(), TrainError> {
+pub fn bars(
+    title: &str,
+    x_desc: &str,
+    bars: &[(String, f64)],
+    path: &Path,
+) -> Result<(), TrainError> {
     let mut buf = vec![255u8; (W * H * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
@@ -192,7 +230,10 @@ pub fn bars(title: &str, x_desc: &str, bars: &[(String, f64)], path: &Path) -> R
             let c = PALETTE[i % PALETTE.len()];
             let y = (n - 1 - i) as f64;
             chart
-                .draw_series(std::iter::once(Rectangle::new([(0.0, y + 0.15), (*v, y + 0.85)], c.filled())))
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y + 0.15), (*v, y + 0.85)],
+                    c.filled(),
+                )))
                 .map_err(|e| err(path, e))?;
             chart
                 .draw_series(std::iter::once(Text::new(
@@ -215,7 +256,11 @@ mod tests {
     fn plots_are_written_as_png() {
         let dir = tempfile::tempdir().unwrap();
         let curve: Vec<(u64, f64)> = (1..=100).map(|s| (s, 1.0 / s as f64 + 0.05)).collect();
-        loss_curves(&[("a".into(), curve.clone()), ("b".into(), curve)], &dir.path().join("l.png")).unwrap();
+        loss_curves(
+            &[("a".into(), curve.clone()), ("b".into(), curve)],
+            &dir.path().join("l.png"),
+        )
+        .unwrap();
         scatter(
             "t",
             "x",
@@ -225,7 +270,13 @@ mod tests {
             &dir.path().join("s.png"),
         )
         .unwrap();
-        bars("t", "img/s", &[("a".into(), 10.0), ("b".into(), 20.0)], &dir.path().join("b.png")).unwrap();
+        bars(
+            "t",
+            "img/s",
+            &[("a".into(), 10.0), ("b".into(), 20.0)],
+            &dir.path().join("b.png"),
+        )
+        .unwrap();
         for f in ["l.png", "s.png", "b.png"] {
             let img = image::open(dir.path().join(f)).unwrap().to_rgb8();
             assert_eq!(img.dimensions(), (W, H));

@@ -33,10 +33,14 @@ pub fn check_output_dir(dir: &Path, needed: u64) -> Result<(), TrainError> {
         path: dir.display().to_string(),
         message,
     };
-    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create the output folder: {e}")))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| err(format!("cannot create the output folder: {e}")))?;
     let probe = dir.join(".ifvit-write-test");
-    std::fs::write(&probe, b"ok")
-        .map_err(|e| err(format!("the output folder is not writable: {e}; choose another with --out")))?;
+    std::fs::write(&probe, b"ok").map_err(|e| {
+        err(format!(
+            "the output folder is not writable: {e}; choose another with --out"
+        ))
+    })?;
     let _ = std::fs::remove_file(&probe);
     if let Some(free) = free_bytes(dir)
         && free < needed
@@ -59,12 +63,16 @@ mod tests {
     fn unwritable_and_full_folders_are_reported() {
         let tmp = tempfile::tempdir().unwrap();
         check_output_dir(&tmp.path().join("run"), 1024).unwrap();
-        let e = check_output_dir(&tmp.path().join("run"), u64::MAX).unwrap_err().to_string();
+        let e = check_output_dir(&tmp.path().join("run"), u64::MAX)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not enough disk space"), "{e}");
         // A file where the folder should be.
         let file = tmp.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        let e = check_output_dir(&file.join("run"), 0).unwrap_err().to_string();
+        let e = check_output_dir(&file.join("run"), 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot create the output folder"), "{e}");
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use ifvit_metrics::shapes::report::AspectMeans;
+
 use crate::ablate::AblationResults;
 use crate::checkpoint::write_atomic;
 use crate::config::ExperimentConfig;
@@ -14,31 +16,51 @@ fn pct(v: f64) -> String {
     format!("{:.1}", 100.0 * v)
 }
 
-fn opt_pct(v: Option<f64>) -> String {
-    v.map(pct).unwrap_or_else(|| "-".into())
+/// Percentages of `count, colour, shape, relation, all-correct` ("-" where absent).
+fn cells(a: Option<&AspectMeans>) -> [String; 5] {
+    match a {
+        None => std::array::from_fn(|_| "-".to_string()),
+        Some(a) => [
+            pct(a.count),
+            pct(a.color),
+            pct(a.shape),
+            a.relation.map(pct).unwrap_or_else(|| "-".into()),
+            pct(a.all_correct),
+        ],
+    }
 }
 
-/// `results.csv`: one row per arm (plus the untrained chance row).
+fn fractions(a: Option<&AspectMeans>) -> String {
+    match a {
+        None => ",,,,".into(),
+        Some(a) => format!(
+            "{:.4},{:.4},{:.4},{},{:.4}",
+            a.count,
+            a.color,
+            a.shape,
+            a.relation.map(|v| format!("{v:.4}")).unwrap_or_default(),
+            a.all_correct
+        ),
+    }
+}
+
+/// `results.csv`: one row per arm (plus the untrained chance row where scored).
 pub fn csv(r: &AblationResults) -> String {
     let mut s = String::from(
         "arm,params,gmacs,gmacs_ratio,train_steps,batch,train_seconds,train_img_per_s,step_ms,final_loss,\
          count,colour,shape,relation,all_correct,fid,clip_score\n",
     );
-    let a = &r.chance.overall;
-    let _ = writeln!(
-        s,
-        "untrained (chance),,,,0,,,,,,{:.4},{:.4},{:.4},{},{:.4},,",
-        a.count,
-        a.color,
-        a.shape,
-        a.relation.map(|v| format!("{v:.4}")).unwrap_or_default(),
-        a.all_correct
-    );
-    for x in &r.arms {
-        let a = &x.alignment.overall;
+    if let Some(c) = &r.chance {
         let _ = writeln!(
             s,
-            "\"{}\",{},{:.5},{:.4},{},{},{:.1},{:.2},{:.2},{:.5},{:.4},{:.4},{:.4},{},{:.4},{},{}",
+            "untrained (chance),,,,0,,,,,,{},,",
+            fractions(Some(&c.overall))
+        );
+    }
+    for x in &r.arms {
+        let _ = writeln!(
+            s,
+            "\"{}\",{},{:.5},{:.4},{},{},{:.1},{:.2},{:.2},{:.5},{},{},{}",
             x.arm,
             x.params,
             x.gmacs,
@@ -49,11 +71,7 @@ pub fn csv(r: &AblationResults) -> String {
             x.train_images_per_s,
             x.step_ms,
             x.final_loss,
-            a.count,
-            a.color,
-            a.shape,
-            a.relation.map(|v| format!("{v:.4}")).unwrap_or_default(),
-            a.all_correct,
+            fractions(x.alignment.as_ref().map(|a| &a.overall)),
             x.fid.map(|v| v.to_string()).unwrap_or_default(),
             x.clip_score.map(|v| v.to_string()).unwrap_or_default(),
         );
@@ -62,20 +80,27 @@ pub fn csv(r: &AblationResults) -> String {
 }
 
 /// `report.md`.
-pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig) -> String {
+pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Fusion ablation: {}\n", r.name);
+    let eval = if r.chance.is_some() {
+        format!(
+            "evaluated with its EMA weights on {} held-out `shapes` prompts (sampler {}, \
+             guidance w = {}, U-ViT s = {})",
+            r.eval_prompts,
+            r.sampler,
+            r.guidance,
+            r.guidance - 1.0
+        )
+    } else {
+        "not scored for alignment (only the built-in `shapes` data has an exact scorer)".to_string()
+    };
     let _ = writeln!(
         s,
         "Every arm trained with the same seed, data order and budget ({} steps at batch {}), \
-         evaluated with its EMA weights on {} held-out `shapes` prompts, sampler {}, guidance \
-         w = {} (U-ViT s = {}). Machine: {}. Device: {}. Wall time: {:.1} min.\n",
+         {eval}. Machine: {}. Device: {}. Wall time: {:.1} min.\n",
         cfg.train.steps,
         cfg.train.batch_size,
-        r.eval_prompts,
-        r.sampler,
-        r.guidance,
-        r.guidance - 1.0,
         r.machine,
         r.device,
         r.total_seconds / 60.0
@@ -85,22 +110,22 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig) -> String {
         s,
         "| arm | params | GMACs/img | vs first | img/s (train) | step ms | final loss | count % | colour % | shape % | relation % | all correct % |"
     );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let c = &r.chance.overall;
     let _ = writeln!(
         s,
-        "| untrained (chance) | | | | | | | {} | {} | {} | {} | {} |",
-        pct(c.count),
-        pct(c.color),
-        pct(c.shape),
-        opt_pct(c.relation),
-        pct(c.all_correct)
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
-    for x in &r.arms {
-        let a = &x.alignment.overall;
+    if let Some(c) = &r.chance {
+        let [a, b, d, e, f] = cells(Some(&c.overall));
         let _ = writeln!(
             s,
-            "| {} | {:.3}M | {:.4} | {:.3} | {:.1} | {:.1} | {:.4} | {} | {} | {} | {} | **{}** |",
+            "| untrained (chance) | | | | | | | {a} | {b} | {d} | {e} | {f} |"
+        );
+    }
+    for x in &r.arms {
+        let [a, b, d, e, f] = cells(x.alignment.as_ref().map(|a| &a.overall));
+        let _ = writeln!(
+            s,
+            "| {} | {:.3}M | {:.4} | {:.3} | {:.1} | {:.1} | {:.4} | {a} | {b} | {d} | {e} | **{f}** |",
             x.arm,
             x.params as f64 / 1e6,
             x.gmacs,
@@ -108,25 +133,31 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig) -> String {
             x.train_images_per_s,
             x.step_ms,
             x.final_loss,
-            pct(a.count),
-            pct(a.color),
-            pct(a.shape),
-            opt_pct(a.relation),
-            pct(a.all_correct)
+        );
+    }
+    if r.chance.is_some() {
+        let _ = writeln!(
+            s,
+            "\n\"Chance\" is an untrained model (random init of the first arm) sampled and \
+             scored exactly like the trained ones. Percentages are over all prompts except \
+             relation, which is over the relation prompts only."
         );
     }
     let _ = writeln!(
         s,
-        "\n\"Chance\" is an untrained model (random init of the first arm) sampled and scored \
-         exactly like the trained ones. Percentages are over all prompts except relation, which \
-         is over the relation prompts only. GMACs are the analytic forward cost per image \
-         (`ifvit info`); img/s is measured training throughput on this run's device.\n"
+        "GMACs are the analytic forward cost per image (`ifvit info`); img/s is measured \
+         training throughput on this run's device (optimizer steps only; checkpoint writes \
+         excluded).\n"
     );
-    let _ = writeln!(s, "### Alignment by caption aspect\n");
-    for x in &r.arms {
-        let _ = writeln!(s, "**{}**\n\n{}", x.arm, x.alignment.to_markdown());
+    if let Some(c) = &r.chance {
+        let _ = writeln!(s, "### Alignment by caption aspect\n");
+        for x in &r.arms {
+            if let Some(a) = &x.alignment {
+                let _ = writeln!(s, "**{}**\n\n{}", x.arm, a.to_markdown());
+            }
+        }
+        let _ = writeln!(s, "**untrained (chance)**\n\n{}", c.to_markdown());
     }
-    let _ = writeln!(s, "**untrained (chance)**\n\n{}", r.chance.to_markdown());
     let _ = writeln!(s, "## Not computed yet\n");
     let _ = writeln!(
         s,
@@ -135,33 +166,75 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig) -> String {
          (null for now) so the schema does not change when they arrive.\n"
     );
     let _ = writeln!(s, "## Figures\n");
-    let _ = writeln!(s, "![loss](loss.png)\n\n![alignment vs GMACs](alignment_vs_gmacs.png)\n\n![throughput](throughput.png)\n");
-    let _ = writeln!(s, "Samples for the same prompts and the same initial noise (rows: untrained, then each arm):\n\n![samples](grids/all.png)\n");
-    let _ = writeln!(s, "## Reproduce\n\n```\nifvit ablate --config <this folder>/config.ron --out <folder>\n```\n");
+    let _ = writeln!(s, "![loss](loss.png)\n");
+    if r.chance.is_some() {
+        let _ = writeln!(s, "![alignment vs GMACs](alignment_vs_gmacs.png)\n");
+    }
+    let _ = writeln!(s, "![throughput](throughput.png)\n");
+    if has_samples {
+        let _ = writeln!(
+            s,
+            "Samples for the same prompts and the same initial noise (rows: untrained, then \
+             each arm):\n\n![samples](grids/all.png)\n"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "## Reproduce\n\n```\nifvit ablate --config <this folder>/config.ron --out <folder>\n```\n"
+    );
     s
 }
 
 /// Writes every report file into `out`.
-pub fn write_all(r: &AblationResults, cfg: &ExperimentConfig, out: &Path) -> Result<(), TrainError> {
+pub fn write_all(
+    r: &AblationResults,
+    cfg: &ExperimentConfig,
+    out: &Path,
+) -> Result<(), TrainError> {
     write_atomic(&out.join("results.csv"), csv(r).as_bytes())?;
     let json = serde_json::to_vec_pretty(r).map_err(|e| TrainError::Other(e.to_string()))?;
     write_atomic(&out.join("results.json"), &json)?;
-    write_atomic(&out.join("report.md"), markdown(r, cfg).as_bytes())?;
-    let series: Vec<(String, Vec<(u64, f64)>)> =
-        r.arms.iter().map(|a| (a.arm.clone(), read_losses(&a.run_dir))).collect();
-    plot::loss_curves(&series, &out.join("loss.png"))?;
-    let points: Vec<(String, f64, f64)> =
-        r.arms.iter().map(|a| (a.arm.clone(), a.gmacs, a.alignment.overall.all_correct)).collect();
-    plot::scatter(
-        "All-correct alignment vs forward cost",
-        "forward GMACs per image",
-        "all-correct (fraction of prompts)",
-        &points,
-        Some((r.chance.overall.all_correct, "untrained (chance)")),
-        &out.join("alignment_vs_gmacs.png"),
+    let has_samples = out.join("grids").join("all.png").exists();
+    write_atomic(
+        &out.join("report.md"),
+        markdown(r, cfg, has_samples).as_bytes(),
     )?;
-    let bars: Vec<(String, f64)> = r.arms.iter().map(|a| (a.arm.clone(), a.train_images_per_s)).collect();
-    plot::bars("Training throughput", "images / s", &bars, &out.join("throughput.png"))?;
+    let series: Vec<(String, Vec<(u64, f64)>)> = r
+        .arms
+        .iter()
+        .map(|a| (a.arm.clone(), read_losses(&a.run_dir)))
+        .collect();
+    plot::loss_curves(&series, &out.join("loss.png"))?;
+    if let Some(chance) = &r.chance {
+        let points: Vec<(String, f64, f64)> = r
+            .arms
+            .iter()
+            .filter_map(|a| {
+                a.alignment
+                    .as_ref()
+                    .map(|al| (a.arm.clone(), a.gmacs, al.overall.all_correct))
+            })
+            .collect();
+        plot::scatter(
+            "All-correct alignment vs forward cost",
+            "forward GMACs per image",
+            "all-correct (fraction of prompts)",
+            &points,
+            Some((chance.overall.all_correct, "untrained (chance)")),
+            &out.join("alignment_vs_gmacs.png"),
+        )?;
+    }
+    let bars: Vec<(String, f64)> = r
+        .arms
+        .iter()
+        .map(|a| (a.arm.clone(), a.train_images_per_s))
+        .collect();
+    plot::bars(
+        "Training throughput",
+        "images / s",
+        &bars,
+        &out.join("throughput.png"),
+    )?;
     Ok(())
 }
 
@@ -171,10 +244,16 @@ pub fn summary_table(r: &AblationResults) -> String {
         "{:<34} {:>9} {:>8} {:>9} {:>10} {:>8} {:>8}\n",
         "arm", "params", "GMACs", "img/s", "loss", "colour%", "all%"
     );
-    let c = &r.chance.overall;
-    let _ = writeln!(s, "{:<34} {:>9} {:>8} {:>9} {:>10} {:>8} {:>8}", "untrained (chance)", "", "", "", "", pct(c.color), pct(c.all_correct));
+    if let Some(c) = &r.chance {
+        let [_, col, _, _, all] = cells(Some(&c.overall));
+        let _ = writeln!(
+            s,
+            "{:<34} {:>9} {:>8} {:>9} {:>10} {:>8} {:>8}",
+            "untrained (chance)", "", "", "", "", col, all
+        );
+    }
     for a in &r.arms {
-        let o = &a.alignment.overall;
+        let [_, col, _, _, all] = cells(a.alignment.as_ref().map(|x| &x.overall));
         let _ = writeln!(
             s,
             "{:<34} {:>8.2}M {:>8.4} {:>9.1} {:>10.5} {:>8} {:>8}",
@@ -183,8 +262,8 @@ pub fn summary_table(r: &AblationResults) -> String {
             a.gmacs,
             a.train_images_per_s,
             a.final_loss,
-            pct(o.color),
-            pct(o.all_correct)
+            col,
+            all
         );
     }
     s

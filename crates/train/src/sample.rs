@@ -8,7 +8,9 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use ifvit_data::shapes::tensor_to_images;
 use ifvit_data::tokenizer::TextTokenizer;
-use ifvit_diffusion::{NoiseSchedule, Prediction, SamplerConfig, guided, randn, sample, seeded_rng};
+use ifvit_diffusion::{
+    NoiseSchedule, Prediction, SamplerConfig, guided, randn, sample, seeded_rng,
+};
 use image::RgbImage;
 
 use crate::error::TrainError;
@@ -43,11 +45,20 @@ pub fn tokenize(
             .map_err(|e| TrainError::Data(format!("prompt \"{c}\": {e}")))?;
         ids.extend(t.into_iter().map(|v| v as i64));
     }
-    Ok(Tensor::from_data(TensorData::new(ids, [captions.len(), l]), device))
+    Ok(Tensor::from_data(
+        TensorData::new(ids, [captions.len(), l]),
+        device,
+    ))
 }
 
 /// Initial noise of prompts `first .. first + n`: row `j` is drawn from `(seed, j)` alone.
-fn initial_noise(seed: u64, first: usize, n: usize, shape: [usize; 3], device: &Device) -> Tensor<4> {
+fn initial_noise(
+    seed: u64,
+    first: usize,
+    n: usize,
+    shape: [usize; 3],
+    device: &Device,
+) -> Tensor<4> {
     let rows: Vec<Tensor<4>> = (first..first + n)
         .map(|j| {
             let mut rng = seeded_rng(step_seed(seed, j as u64));
@@ -81,15 +92,29 @@ pub fn sample_prompts(
         let x_t = initial_noise(settings.seed, first, n, settings.image_shape, device);
         let mut rng = seeded_rng(step_seed(settings.seed ^ 0x005A_3B1E, first as u64));
         let x0 = if settings.guidance == 1.0 {
-            sample(&settings.sampler, schedule, prediction, x_t, &mut rng, |x, t| {
-                model.forward(x, t, cond.clone())
-            })?
+            sample(
+                &settings.sampler,
+                schedule,
+                prediction,
+                x_t,
+                &mut rng,
+                |x, t| model.forward(x, t, cond.clone()),
+            )?
         } else {
             let empty = vec![""; n];
             let uncond = model.context(tokenize(tokenizer, &empty, device)?);
             let ctx2 = Tensor::cat(vec![cond, uncond], 0); // [2n, L, D]: [cond ; uncond]
-            let model_fn = guided(settings.guidance, |x2, t2| model.forward(x2, t2, ctx2.clone()))?;
-            sample(&settings.sampler, schedule, prediction, x_t, &mut rng, model_fn)?
+            let model_fn = guided(settings.guidance, |x2, t2| {
+                model.forward(x2, t2, ctx2.clone())
+            })?;
+            sample(
+                &settings.sampler,
+                schedule,
+                prediction,
+                x_t,
+                &mut rng,
+                model_fn,
+            )?
         };
         images.extend(tensor_to_images(x0).map_err(|e| TrainError::Other(e.to_string()))?);
         on_batch(first + n);

@@ -5,11 +5,12 @@
 //! model stays ignorant of betas. `TextToImage` implements burn-train's `TrainStep` and
 //! `InferenceStep`, so it also plugs into burn-train's `SupervisedTraining` / `Learner`.
 
-use burn::tensor::{Int, Tensor};
+use burn::tensor::ExecutionError;
+use burn::tensor::Tensor;
 use burn::train::metric::ItemLazy;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
-use burn::tensor::ExecutionError;
 
+use crate::data::Conditioning;
 use crate::model::TextToImage;
 
 /// One batch, ready for the network.
@@ -21,8 +22,9 @@ pub struct DiffusionInput {
     pub model_time: Tensor<1>,
     /// `[B, C, H, W]` regression target (epsilon, x0 or v).
     pub target: Tensor<4>,
-    /// `[B, L]` caption token ids (the empty caption's ids where dropped).
-    pub tokens: Tensor<2, Int>,
+    /// The captions: token ids `[B, L]` or features `[B, L, D]` (the empty caption's where
+    /// dropped).
+    pub cond: Conditioning,
     /// Per-sample loss weights (`None`: uniform).
     pub weights: Option<Vec<f64>>,
     /// Multiplies the loss before backward (data-parallel shards use `shard / batch`).
@@ -45,7 +47,7 @@ impl ItemLazy for DiffusionOutput {
 impl TextToImage {
     /// Prediction and loss of one batch.
     pub fn diffusion_loss(&self, input: &DiffusionInput) -> Tensor<1> {
-        let ctx = self.context(input.tokens.clone());
+        let ctx = self.context_of(&input.cond);
         let pred = self.forward(input.x_t.clone(), input.model_time.clone(), ctx);
         match &input.weights {
             None => ifvit_diffusion::diffusion_loss(pred, input.target.clone()),
@@ -65,7 +67,13 @@ impl TrainStep for TextToImage {
         } else {
             loss.clone().mul_scalar(input.loss_scale)
         };
-        TrainOutput::new(self, scaled.backward(), DiffusionOutput { loss: loss.detach() })
+        TrainOutput::new(
+            self,
+            scaled.backward(),
+            DiffusionOutput {
+                loss: loss.detach(),
+            },
+        )
     }
 }
 

@@ -20,16 +20,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamWConfig, ModuleOptimizer, MultiGradientsParams};
 use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, ModuleOptimizer, MultiGradientsParams};
 use burn::tensor::{Device, Tensor};
 use burn::train::TrainStep;
 use ifvit_diffusion::{LossWeighting, NoiseSchedule, seeded_rng, training_sample};
 use ifvit_fusion::Fusion;
 
 use crate::checkpoint::{CheckpointDir, TrainState, io_err, write_atomic};
-use crate::config::{DataConfig, ExperimentConfig};
-use crate::data::ShapesTrainData;
+use crate::config::ExperimentConfig;
+use crate::data::{Conditioning, TrainData};
 use crate::ema::{ema_init, ema_update};
 use crate::error::TrainError;
 use crate::lr::warmup_constant;
@@ -129,7 +129,8 @@ impl LossLog {
             for line in text.lines().skip(1) {
                 let f: Vec<&str> = line.split(',').collect();
                 if let [s, l, r] = f[..]
-                    && let (Ok(s), Ok(l), Ok(r)) = (s.parse::<u64>(), l.parse::<f64>(), r.parse::<f64>())
+                    && let (Ok(s), Ok(l), Ok(r)) =
+                        (s.parse::<u64>(), l.parse::<f64>(), r.parse::<f64>())
                     && s <= keep_upto
                 {
                     rows.push((s, l, r));
@@ -150,11 +151,37 @@ impl LossLog {
 }
 
 /// Writes `config.ron` (the exact config, with `arms: [the trained arm]`) into the run folder.
-fn write_run_config(cfg: &ExperimentConfig, fusion: Fusion, run: &Path) -> Result<ExperimentConfig, TrainError> {
+fn write_run_config(
+    cfg: &ExperimentConfig,
+    fusion: Fusion,
+    run: &Path,
+) -> Result<ExperimentConfig, TrainError> {
     let mut c = cfg.clone();
     c.arms = vec![fusion];
     write_atomic(&run.join("config.ron"), c.to_ron().as_bytes())?;
     Ok(c)
+}
+
+/// Checks that the data's images (or latents) and text features fit the model.
+fn check_data_fits_model(data: &TrainData, m: &ifvit_uvit::UViTConfig) -> Result<(), TrainError> {
+    let ([c, h, w], features) = data.shapes();
+    if [c, h, w] != [m.in_chans, m.img_size, m.img_size] {
+        return Err(TrainError::Data(format!(
+            "the data has {c}x{h}x{w} inputs but the model expects {}x{}x{}; pick a preset \
+             (model.preset) that matches the data",
+            m.in_chans, m.img_size, m.img_size
+        )));
+    }
+    if let Some((l, d)) = features
+        && (l, d) != (m.num_text_tokens, m.context_dim)
+    {
+        return Err(TrainError::Data(format!(
+            "the cached text features are {l}x{d} but the model expects {}x{}; set \
+             model.num_text_tokens and model.context_dim to match the cache",
+            m.num_text_tokens, m.context_dim
+        )));
+    }
+    Ok(())
 }
 
 /// Trains one arm of `cfg` on `device` (its autodiff wrapper is added here).
@@ -164,17 +191,20 @@ pub fn train(
     device: &Device,
     progress: &mut dyn TrainProgress,
 ) -> Result<TrainOutcome, TrainError> {
-    let DataConfig::Shapes(shapes) = &cfg.data;
     let t = &cfg.train;
     let uvit_cfg = cfg.uvit(opts.fusion)?;
     let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
     cfg.diffusion.loss_weighting.validate()?;
-    let data = ShapesTrainData::new(shapes, uvit_cfg.num_text_tokens, t.caption_dropout)?;
+    let data = TrainData::open(&cfg.data, uvit_cfg.num_text_tokens, t.caption_dropout)?;
+    check_data_fits_model(&data, &uvit_cfg)?;
 
     let ad = device.clone().autodiff();
-    let mut model = TextToImage::seeded(&uvit_cfg, Some(data.vocab_size()), &ad, t.seed)?;
+    let mut model = TextToImage::seeded(&uvit_cfg, data.vocab_size(), &ad, t.seed)?;
     let params = model.num_params();
-    check_output_dir(&opts.out_dir, checkpoint_bytes(params) * (t.keep_checkpoints as u64 + 1))?;
+    check_output_dir(
+        &opts.out_dir,
+        checkpoint_bytes(params) * (t.keep_checkpoints as u64 + 1),
+    )?;
     let ckpts = CheckpointDir::new(&opts.out_dir);
     let mut optim = optimizer(cfg);
 
@@ -188,10 +218,18 @@ pub fn train(
     let mut ema;
     if opts.resume {
         let ck = ckpts.latest()?;
-        let load = |what: &str, e: burn::store::RecordError| TrainError::Checkpoint(io_err(&ck.dir.join(what), e));
-        model = model.try_load_file(ck.model_path()).map_err(|e| load("model.bpk", e))?;
-        optim = optim.load(ck.optim_path()).map_err(|e| load("optim.bpk", e))?;
-        ema = ema_init(&model).try_load_file(ck.ema_path()).map_err(|e| load("ema.bpk", e))?;
+        let load = |what: &str, e: burn::store::RecordError| {
+            TrainError::Checkpoint(io_err(&ck.dir.join(what), e))
+        };
+        model = model
+            .try_load_file(ck.model_path())
+            .map_err(|e| load("model.bpk", e))?;
+        optim = optim
+            .load(ck.optim_path())
+            .map_err(|e| load("optim.bpk", e))?;
+        ema = ema_init(&model)
+            .try_load_file(ck.ema_path())
+            .map_err(|e| load("ema.bpk", e))?;
         state = ck.state.clone();
     } else {
         ema = ema_init(&model);
@@ -204,7 +242,11 @@ pub fn train(
     let total = t.steps;
     let stop_at = opts.stop_at.unwrap_or(total).min(total);
     let devices: Vec<Device> = if t.devices > 1 {
-        let mut d: Vec<Device> = opts.extra_devices.iter().map(|d| d.clone().autodiff()).collect();
+        let mut d: Vec<Device> = opts
+            .extra_devices
+            .iter()
+            .map(|d| d.clone().autodiff())
+            .collect();
         d.resize(t.devices - 1, ad.clone());
         std::iter::once(ad.clone()).chain(d).collect()
     } else {
@@ -256,14 +298,18 @@ pub fn train(
     };
 
     while state.step < stop_at {
-        if opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+        if opts
+            .interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst))
+        {
             stopped_early = true;
             break;
         }
         let k = state.step;
         let t0 = Instant::now();
-        let batch = data.batch(k, t.batch_size, &ad)?;
         let mut rng = seeded_rng(step_seed(t.seed, k));
+        let batch = data.batch(k, t.batch_size, &mut rng, &ad)?;
         let ts = training_sample(&schedule, cfg.diffusion.prediction, batch.images, &mut rng);
         let weights = match cfg.diffusion.loss_weighting {
             LossWeighting::Uniform => None,
@@ -276,7 +322,7 @@ pub fn train(
                 x_t: ts.x_t,
                 model_time: ts.model_time,
                 target: ts.target,
-                tokens: batch.tokens,
+                cond: batch.cond,
                 weights,
                 loss_scale: 1.0,
             };
@@ -284,7 +330,8 @@ pub fn train(
             loss = out.item.loss;
             model = optim.step(lr, model, out.grads);
         } else {
-            let (m, l) = data_parallel_step(&model, &mut optim, lr, &devices, ts, batch.tokens, weights);
+            let (m, l) =
+                data_parallel_step(&model, &mut optim, lr, &devices, ts, batch.cond, weights);
             model = m;
             loss = l;
         }
@@ -304,14 +351,30 @@ pub fn train(
             progress.step(step, None);
         }
         if ckpt_due {
-            save(&ckpts, &state, t.keep_checkpoints, &model, &ema, &optim, &mut log)?;
+            save(
+                &ckpts,
+                &state,
+                t.keep_checkpoints,
+                &model,
+                &ema,
+                &optim,
+                &mut log,
+            )?;
             last_good = format!("{}", ckpts.latest()?.dir.display());
             progress.checkpoint(step);
         }
     }
     if stopped_early && state.step > session_start {
         flush(&mut pending, &mut log, &mut state, &last_good, progress)?;
-        save(&ckpts, &state, t.keep_checkpoints, &model, &ema, &optim, &mut log)?;
+        save(
+            &ckpts,
+            &state,
+            t.keep_checkpoints,
+            &model,
+            &ema,
+            &optim,
+            &mut log,
+        )?;
         progress.checkpoint(state.step);
     }
     progress.finish();
@@ -338,9 +401,16 @@ fn save(
 ) -> Result<(), TrainError> {
     log.write()?;
     ckpts.save(state, keep, |dir| {
-        let rec = |p: PathBuf, r: Result<(), burn::store::RecordError>| r.map_err(|e| io_err(&p, e));
-        rec(dir.join("model.bpk"), model.clone().save_file(dir.join("model.bpk")))?;
-        rec(dir.join("ema.bpk"), ema.clone().save_file(dir.join("ema.bpk")))?;
+        let rec =
+            |p: PathBuf, r: Result<(), burn::store::RecordError>| r.map_err(|e| io_err(&p, e));
+        rec(
+            dir.join("model.bpk"),
+            model.clone().save_file(dir.join("model.bpk")),
+        )?;
+        rec(
+            dir.join("ema.bpk"),
+            ema.clone().save_file(dir.join("ema.bpk")),
+        )?;
         rec(dir.join("optim.bpk"), optim.save(dir.join("optim.bpk")))?;
         Ok(())
     })?;
@@ -356,7 +426,7 @@ fn data_parallel_step(
     lr: f64,
     devices: &[Device],
     ts: ifvit_diffusion::TrainingSample,
-    tokens: Tensor<2, burn::tensor::Int>,
+    cond: Conditioning,
     weights: Option<Vec<f64>>,
 ) -> (TextToImage, Tensor<1>) {
     let b = ts.x_t.dims()[0];
@@ -369,21 +439,33 @@ fn data_parallel_step(
         if len == 0 {
             continue;
         }
-        let replica = if i == 0 { model.clone() } else { model.clone().fork(dev) };
+        let replica = if i == 0 {
+            model.clone()
+        } else {
+            model.clone().fork(dev)
+        };
         let input = DiffusionInput {
             x_t: ts.x_t.clone().narrow(0, start, len).to_device(dev),
             model_time: ts.model_time.clone().narrow(0, start, len).to_device(dev),
             target: ts.target.clone().narrow(0, start, len).to_device(dev),
-            tokens: tokens.clone().narrow(0, start, len).to_device(dev),
+            cond: cond.clone().narrow(start, len).to_device(dev),
             weights: weights.as_ref().map(|w| w[start..start + len].to_vec()),
             loss_scale: len as f64 / b as f64,
         };
         let out = TrainStep::step(&replica, input);
-        losses.push(out.item.loss.to_device(&devices[0]).mul_scalar(len as f64 / b as f64));
+        losses.push(
+            out.item
+                .loss
+                .to_device(&devices[0])
+                .mul_scalar(len as f64 / b as f64),
+        );
         grads.push((out.grads, dev.clone()));
         start += len;
     }
-    let loss = losses.into_iter().reduce(|a, b| a + b).expect("at least one shard");
+    let loss = losses
+        .into_iter()
+        .reduce(|a, b| a + b)
+        .expect("at least one shard");
     let model = optim.step_multi(lr, model.clone(), MultiGradientsParams { grads });
     (model, loss)
 }

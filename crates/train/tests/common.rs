@@ -3,7 +3,9 @@
 use ifvit_data::shapes::ShapesConfig;
 use ifvit_diffusion::{BetaSchedule, LossWeighting, Prediction, SamplerConfig};
 use ifvit_fusion::Fusion;
-use ifvit_train::config::{DataConfig, DiffusionConfig, EvalConfig, ExperimentConfig, LoopConfig, ModelConfig, OptimConfig};
+use ifvit_train::config::{
+    DataConfig, DiffusionConfig, EvalConfig, ExperimentConfig, LoopConfig, ModelConfig, OptimConfig,
+};
 
 pub fn tiny() -> ExperimentConfig {
     ExperimentConfig {
@@ -19,7 +21,10 @@ pub fn tiny() -> ExperimentConfig {
             num_text_tokens: Some(8),
             context_dim: Some(16),
         },
-        arms: vec![Fusion::EarlyConcat, Fusion::IntermediateCrossAttn { c: 1, v: 1 }],
+        arms: vec![
+            Fusion::EarlyConcat,
+            Fusion::IntermediateCrossAttn { c: 1, v: 1 },
+        ],
         diffusion: DiffusionConfig {
             schedule: BetaSchedule::default(),
             num_steps: 1000,
@@ -47,7 +52,11 @@ pub fn tiny() -> ExperimentConfig {
         },
         eval: EvalConfig {
             prompts: 6,
-            sampler: SamplerConfig::Ddim { steps: 3, eta: 0.0, spacing: Default::default() },
+            sampler: SamplerConfig::Ddim {
+                steps: 3,
+                eta: 0.0,
+                spacing: Default::default(),
+            },
             guidance: 2.0,
             batch_size: 3,
             grid_prompts: 2,

@@ -9,7 +9,9 @@ use ifvit_train::ExperimentConfig;
 use ifvit_train::config::ConfigError;
 
 fn repo(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(p)
 }
 
 #[test]
@@ -40,18 +42,31 @@ fn unknown_fields_and_wrong_types_name_line_and_column() {
     // An unknown field inside `train`.
     let bad = text.replacen("batch_size: 4,", "batch_size: 4,\n        bach_size: 4,", 1);
     let e = ExperimentConfig::from_ron(&bad, "bad.ron").unwrap_err();
-    let ConfigError::Parse { line, col, message, .. } = &e else { panic!("{e}") };
+    let ConfigError::Parse {
+        line, col, message, ..
+    } = &e
+    else {
+        panic!("{e}")
+    };
     let expected_line = bad.lines().position(|l| l.contains("bach_size")).unwrap() + 1;
     assert_eq!(*line, expected_line, "{e}");
     assert!(*col > 1 && message.contains("bach_size"), "{e}");
-    assert!(e.to_string().starts_with(&format!("bad.ron:{expected_line}:")), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("bad.ron:{expected_line}:")),
+        "{e}"
+    );
     // A wrong type.
     let bad = text.replacen("steps: 6,", "steps: \"six\",", 1);
-    let e = ExperimentConfig::from_ron(&bad, "bad.ron").unwrap_err().to_string();
+    let e = ExperimentConfig::from_ron(&bad, "bad.ron")
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("bad.ron:") && e.contains("integer"), "{e}");
     // A value out of range.
     let bad = text.replacen("ema_decay: 0.9,", "ema_decay: 1.5,", 1);
-    let e = ExperimentConfig::from_ron(&bad, "bad.ron").unwrap_err().to_string();
+    let e = ExperimentConfig::from_ron(&bad, "bad.ron")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("train.ema_decay"), "{e}");
 }
 

@@ -40,12 +40,32 @@ fn an_interrupted_and_resumed_run_reaches_the_same_loss_curve() {
         resumed.losses.iter().map(|l| l.1).collect(),
     );
     for (i, (p, q)) in x.iter().zip(&y).enumerate() {
-        assert!((p - q).abs() <= 1e-6 * p.abs().max(1.0), "step {}: {p} vs {q}", i + 1);
+        assert!(
+            (p - q).abs() <= 1e-6 * p.abs().max(1.0),
+            "step {}: {p} vs {q}",
+            i + 1
+        );
     }
     // The EMA differs from the raw weights after training.
     use burn::module::Module;
-    let ema = full.ema.uvit.pos_embed.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
-    let raw = full.model.uvit.pos_embed.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+    let ema = full
+        .ema
+        .uvit
+        .pos_embed
+        .val()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let raw = full
+        .model
+        .uvit
+        .pos_embed
+        .val()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap();
     assert_ne!(ema, raw);
     assert_eq!(full.ema.num_params(), full.model.num_params());
 }
@@ -63,7 +83,10 @@ fn a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
         Err(e) => e,
         Ok(o) => panic!("expected a NaN stop, finished with losses {:?}", o.losses),
     };
-    let TrainError::NonFiniteLoss { step, last_good, .. } = &err else {
+    let TrainError::NonFiniteLoss {
+        step, last_good, ..
+    } = &err
+    else {
         panic!("expected NonFiniteLoss, got {err}");
     };
     let msg = err.to_string();
@@ -73,7 +96,10 @@ fn a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
         let latest = latest.unwrap();
         assert_eq!(latest.state.step, step - 1, "{msg}");
         assert!(latest.state.last_loss.unwrap().is_finite());
-        assert!(last_good.contains(&format!("step-{:08}", step - 1)), "{msg}");
+        assert!(
+            last_good.contains(&format!("step-{:08}", step - 1)),
+            "{msg}"
+        );
     } else {
         assert!(latest.is_err());
     }

@@ -110,9 +110,19 @@ pub fn forward_cost(cfg: &UViTConfig) -> Cost {
     let mut blocks: Vec<BlockCost> = (0..plan.text_blocks)
         .map(|i| self_block(format!("text.{i}"), "text", nt, false))
         .collect();
-    blocks.extend(plan.in_roles.iter().enumerate().map(|(i, &r)| block(format!("in.{i}"), r, false)));
+    blocks.extend(
+        plan.in_roles
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| block(format!("in.{i}"), r, false)),
+    );
     blocks.push(block("mid".into(), plan.mid_role, false));
-    blocks.extend(plan.out_roles.iter().enumerate().map(|(i, &r)| block(format!("out.{i}"), r, true)));
+    blocks.extend(
+        plan.out_roles
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| block(format!("out.{i}"), r, true)),
+    );
 
     let np = cfg.num_patches() as u64;
     let c = cfg.in_chans as u64;
@@ -122,7 +132,11 @@ pub fn forward_cost(cfg: &UViTConfig) -> Cost {
         patch_embed_macs: np * d * cfg.patch_dim() as u64,
         context_embed_macs: nt as u64 * cfg.context_dim as u64 * d,
         head_macs: np * d * cfg.patch_dim() as u64
-            + if cfg.conv_head { side * side * c * c * 9 } else { 0 },
+            + if cfg.conv_head {
+                side * side * c * c * 9
+            } else {
+                0
+            },
     }
 }
 
@@ -170,7 +184,11 @@ mod tests {
     #[test]
     fn gmacs_match_spec() {
         let base = forward_cost(&s2(Fusion::EarlyConcat));
-        assert!((base.gmacs() - 16.2).abs() / 16.2 < 0.01, "{}", base.gmacs());
+        assert!(
+            (base.gmacs() - 16.2).abs() / 16.2 < 0.01,
+            "{}",
+            base.gmacs()
+        );
         assert!((base.linear_macs() as f64 / 1e9 - 14.7).abs() / 14.7 < 0.01);
         assert!((base.attention_macs() as f64 / 1e9 - 1.5).abs() / 1.5 < 0.01);
         let cases = [
@@ -183,11 +201,21 @@ mod tests {
         for (f, gmacs, ratio) in cases {
             let c = forward_cost(&s2(f));
             let r = c.gmacs() / base.gmacs();
-            assert!((c.gmacs() - gmacs).abs() / gmacs < 0.01, "{f}: {} vs {gmacs}", c.gmacs());
-            assert!((r - ratio).abs() / ratio < 0.01, "{f}: ratio {r} vs {ratio}");
+            assert!(
+                (c.gmacs() - gmacs).abs() / gmacs < 0.01,
+                "{f}: {} vs {gmacs}",
+                c.gmacs()
+            );
+            assert!(
+                (r - ratio).abs() / ratio < 0.01,
+                "{f}: ratio {r} vs {ratio}"
+            );
             // Without context_embed, the reference numbers are matched to 0.1%.
             let no_ctx = (c.total_macs() - c.context_embed_macs) as f64 / 1e9;
-            assert!((no_ctx - gmacs).abs() / gmacs < 0.001, "{f}: {no_ctx} vs {gmacs}");
+            assert!(
+                (no_ctx - gmacs).abs() / gmacs < 0.001,
+                "{f}: {no_ctx} vs {gmacs}"
+            );
         }
     }
 
@@ -201,6 +229,10 @@ mod tests {
         expect.extend([(257, 257); 3]);
         assert_eq!(toks, expect);
         let x = forward_cost(&s2(Fusion::EarlyCrossAttn));
-        assert!(x.blocks.iter().all(|b| (b.tokens, b.kv_tokens) == (257, 334)));
+        assert!(
+            x.blocks
+                .iter()
+                .all(|b| (b.tokens, b.kv_tokens) == (257, 334))
+        );
     }
 }

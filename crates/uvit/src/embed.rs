@@ -64,7 +64,8 @@ pub fn unpatchify(x: Tensor<3>, chans: usize) -> Tensor<4> {
     debug_assert_eq!(h * h, n);
     let x: Tensor<6> = x.reshape([b, h, h, p, p, chans]);
     // [B, h, w, p1, p2, C] -> [B, C, h, p1, w, p2]
-    x.permute([0, 5, 1, 3, 2, 4]).reshape([b, chans, h * p, h * p])
+    x.permute([0, 5, 1, 3, 2, 4])
+        .reshape([b, chans, h * p, h * p])
 }
 
 #[cfg(test)]

@@ -139,8 +139,10 @@ impl UViT {
         let pos = self.pos_embed.val(); // [1, T, D]
 
         let image = self.patch_embed.forward(x) + pos.clone().narrow(1, rows.image.0, rows.image.1); // [B, Np, D]
-        let time = timestep_embedding(t, d).unsqueeze_dim::<3>(1) + pos.clone().narrow(1, rows.time, 1); // [B, 1, D]
-        let mut text = self.context_embed.forward(context) + pos.narrow(1, rows.text.0, rows.text.1); // [B, Nt, D]
+        let time =
+            timestep_embedding(t, d).unsqueeze_dim::<3>(1) + pos.clone().narrow(1, rows.time, 1); // [B, 1, D]
+        let mut text =
+            self.context_embed.forward(context) + pos.narrow(1, rows.text.0, rows.text.1); // [B, Nt, D]
         for blk in &self.text_blocks {
             text = blk.forward(text, None, None);
         }
@@ -172,7 +174,10 @@ impl PtState for UViT {
     /// Loads a PyTorch `state_dict` (U-ViT names; `text_blocks.N` for the text tower).
     fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
         let p = |n: &str| join(prefix, n);
-        self.patch_embed.proj = self.patch_embed.proj.load_state(sd, &p("patch_embed.proj"))?;
+        self.patch_embed.proj = self
+            .patch_embed
+            .proj
+            .load_state(sd, &p("patch_embed.proj"))?;
         self.context_embed = self.context_embed.load_state(sd, &p("context_embed"))?;
         self.pos_embed = load_param(self.pos_embed, sd, &p("pos_embed"))?;
         let load_all = |blocks: Vec<Block>, name: &str, sd: &mut StateDict| {

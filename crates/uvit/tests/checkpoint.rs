@@ -10,15 +10,21 @@ use ifvit_fusion::state::StateDict;
 use ifvit_uvit::{UViT, UViTConfig, param_count};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// Deterministic pseudo-random values (no RNG crate needed), distinct per tensor.
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         })
         .collect()
@@ -28,7 +34,8 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
 /// the fixture, read off the reference model).
 fn random_uvit_s2(path: &std::path::Path) -> StateDict {
     let layout: BTreeMap<String, Vec<usize>> =
-        serde_json::from_str(&std::fs::read_to_string(fixture("uvit_s2_layout.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixture("uvit_s2_layout.json")).unwrap())
+            .unwrap();
     let mut sd = StateDict::new("random uvit-s2");
     for (i, (name, shape)) in layout.into_iter().enumerate() {
         let n = shape.iter().product();
@@ -44,7 +51,10 @@ fn loads_the_public_uvit_s2_layout() {
     let path = dir.path().join("nnet.safetensors");
     let original = random_uvit_s2(&path);
     let cfg = UViTConfig::preset("uvit-s2", Fusion::EarlyConcat).unwrap();
-    let total: usize = original.names().map(|n| original.get(n).unwrap().data.len()).sum();
+    let total: usize = original
+        .names()
+        .map(|n| original.get(n).unwrap().data.len())
+        .sum();
     assert_eq!(total as u64, param_count(&cfg));
 
     let device = Device::flex();
@@ -92,29 +102,52 @@ fn mismatched_checkpoints_name_the_tensor() {
     let dir = tempfile::tempdir().unwrap();
     let concat = small(Fusion::IntermediateConcat { c: 1, v: 1 });
     let path = dir.path().join("concat.safetensors");
-    UViT::new(&concat, &device).unwrap().save_safetensors(&path).unwrap();
+    UViT::new(&concat, &device)
+        .unwrap()
+        .save_safetensors(&path)
+        .unwrap();
 
     // Cross-attention model from a concat checkpoint: `attn.q.weight` is missing.
     let cross = small(Fusion::IntermediateCrossAttn { c: 1, v: 1 });
-    let e = UViT::from_safetensors(&cross, &path, &device).unwrap_err().to_string();
-    assert!(e.contains("missing tensor `in_blocks.1.attn.q.weight`"), "{e}");
+    let e = UViT::from_safetensors(&cross, &path, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("missing tensor `in_blocks.1.attn.q.weight`"),
+        "{e}"
+    );
     assert!(e.contains("concat.safetensors"), "{e}");
 
     // Wider model: shape mismatch names found and expected shapes.
     let mut wide = concat.clone();
     wide.embed_dim = 64;
-    let e = UViT::from_safetensors(&wide, &path, &device).unwrap_err().to_string();
-    assert!(e.contains("`patch_embed.proj.weight` has shape [32, 4, 2, 2]"), "{e}");
+    let e = UViT::from_safetensors(&wide, &path, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`patch_embed.proj.weight` has shape [32, 4, 2, 2]"),
+        "{e}"
+    );
     assert!(e.contains("expects [64, 4, 2, 2]"), "{e}");
 
     // Fewer text blocks than the checkpoint: the extra tensors are reported.
     let fewer = small(Fusion::IntermediateConcat { c: 0, v: 1 });
-    let e = UViT::from_safetensors(&fewer, &path, &device).unwrap_err().to_string();
-    assert!(e.contains("not used by the model") && e.contains("text_blocks.0"), "{e}");
+    let e = UViT::from_safetensors(&fewer, &path, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not used by the model") && e.contains("text_blocks.0"),
+        "{e}"
+    );
 
     // Not a safetensors file at all.
     let junk = dir.path().join("junk.safetensors");
     std::fs::write(&junk, b"not a checkpoint").unwrap();
-    let e = UViT::from_safetensors(&concat, &junk, &device).unwrap_err().to_string();
-    assert!(e.contains("junk.safetensors") && e.contains("not a valid safetensors"), "{e}");
+    let e = UViT::from_safetensors(&concat, &junk, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("junk.safetensors") && e.contains("not a valid safetensors"),
+        "{e}"
+    );
 }

@@ -45,7 +45,10 @@ impl ModuleVisitor for GradCheck<'_> {
 fn every_strategy_has_the_right_shape_and_gradients_reach_every_parameter() {
     let device = Device::flex().autodiff();
     device.seed(0);
-    for f in Fusion::all(1, 1).into_iter().chain([Fusion::IntermediateConcat { c: 2, v: 2 }]) {
+    for f in Fusion::all(1, 1)
+        .into_iter()
+        .chain([Fusion::IntermediateConcat { c: 2, v: 2 }])
+    {
         let cfg = small(f);
         let model = UViT::new(&cfg, &device).unwrap();
         let x = Tensor::<4>::random([2, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
@@ -100,7 +103,12 @@ fn module_param_count_equals_the_analytic_count() {
                 continue; // c/v that do not fit a small preset
             };
             let model = UViT::new(&cfg, &device).unwrap();
-            assert_eq!(model.num_params() as u64, param_count(&cfg), "{} {f}", preset.name);
+            assert_eq!(
+                model.num_params() as u64,
+                param_count(&cfg),
+                "{} {f}",
+                preset.name
+            );
         }
     }
     let s2 = UViTConfig::preset("uvit-s2", Fusion::EarlyConcat).unwrap();

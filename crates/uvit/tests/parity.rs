@@ -14,11 +14,15 @@ use ifvit_uvit::{UViT, UViTConfig};
 const REL_TOL: f32 = 5e-6;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn tensor<const D: usize>(sd: &StateDict, name: &str, device: &Device) -> Tensor<D> {
-    let t = sd.get(name).unwrap_or_else(|| panic!("fixture tensor {name}"));
+    let t = sd
+        .get(name)
+        .unwrap_or_else(|| panic!("fixture tensor {name}"));
     Tensor::from_data(TensorData::new(t.data.clone(), t.shape.clone()), device)
 }
 
@@ -28,8 +32,12 @@ fn check(case: &str) {
         &std::fs::read_to_string(fixture(&format!("{case}.config.json"))).unwrap(),
     )
     .unwrap();
-    let model = UViT::from_safetensors(&cfg, fixture(&format!("{case}.weights.safetensors")), &device)
-        .unwrap_or_else(|e| panic!("{case}: {e}"));
+    let model = UViT::from_safetensors(
+        &cfg,
+        fixture(&format!("{case}.weights.safetensors")),
+        &device,
+    )
+    .unwrap_or_else(|e| panic!("{case}: {e}"));
     let io = StateDict::read_safetensors(fixture(&format!("{case}.io.safetensors"))).unwrap();
     let out = model.forward(
         tensor(&io, "x", &device),
@@ -44,8 +52,14 @@ fn check(case: &str) {
         .iter()
         .zip(&expected.data)
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    println!("{case}: max abs err {err:.3e}, max |ref| {scale:.3}, relative {:.3e}", err / scale);
-    assert!(err <= REL_TOL * scale, "{case}: max abs err {err} > {REL_TOL} * {scale}");
+    println!(
+        "{case}: max abs err {err:.3e}, max |ref| {scale:.3}, relative {:.3e}",
+        err / scale
+    );
+    assert!(
+        err <= REL_TOL * scale,
+        "{case}: max abs err {err} > {REL_TOL} * {scale}"
+    );
 }
 
 #[test]

@@ -25,10 +25,16 @@ pub struct AblateArgs {
 pub fn run(args: &AblateArgs, device: &Device) -> Result<()> {
     let mut cfg = ExperimentConfig::load(&args.config)?;
     if let Some(b) = args.budget {
-        anyhow::ensure!(b.is_finite() && b > 0.0, "--budget must be a positive number, got {b}");
+        anyhow::ensure!(
+            b.is_finite() && b > 0.0,
+            "--budget must be a positive number, got {b}"
+        );
         cfg.scale_budget(b);
     }
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
     eprintln!(
         "ablation `{}`: {} arms x {} steps (batch {}), eval {} prompts -> {}",
         cfg.name,

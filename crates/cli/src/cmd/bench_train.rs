@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use ifvit_fusion::Fusion;
 use ifvit_train::bench::{self, TrainBenchOptions};
+use ifvit_uvit::UViTConfig;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchTrainArgs {
@@ -17,6 +18,21 @@ pub struct BenchTrainArgs {
     pub c: Option<usize>,
     #[arg(long)]
     pub v: Option<usize>,
+    /// Override the preset's width.
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Override the preset's depth.
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Override the preset's number of heads.
+    #[arg(long)]
+    pub heads: Option<usize>,
+    /// Override the preset's patch size.
+    #[arg(long)]
+    pub patch: Option<usize>,
+    /// Override the preset's number of text tokens.
+    #[arg(long)]
+    pub text_tokens: Option<usize>,
     /// Batch size.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -32,24 +48,57 @@ pub struct BenchTrainArgs {
 }
 
 pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
-    anyhow::ensure!(args.batch > 0 && args.steps > 0, "--batch and --steps must be positive");
+    anyhow::ensure!(
+        args.batch > 0 && args.steps > 0,
+        "--batch and --steps must be positive"
+    );
+    let mut config =
+        UViTConfig::preset(&args.preset, Fusion::parse(&args.fusion, args.c, args.v)?)?;
+    let mut label = args.preset.clone();
+    for (name, value, field) in [
+        ("dim", args.dim, &mut config.embed_dim),
+        ("depth", args.depth, &mut config.depth),
+        ("heads", args.heads, &mut config.num_heads),
+        ("patch", args.patch, &mut config.patch_size),
+        ("text-tokens", args.text_tokens, &mut config.num_text_tokens),
+    ] {
+        if let Some(v) = value {
+            *field = v;
+            label.push_str(&format!(" {name}={v}"));
+        }
+    }
     let opts = TrainBenchOptions {
-        preset: args.preset.clone(),
-        fusion: Fusion::parse(&args.fusion, args.c, args.v)?,
+        preset: label,
+        config,
         batch: args.batch,
         steps: args.steps,
         warmup: args.warmup,
     };
-    let r = bench::run(&opts, device).with_context(|| format!("bench train --preset {}", args.preset))?;
+    let r = bench::run(&opts, device)
+        .with_context(|| format!("bench train --preset {}", args.preset))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    println!("{} {} batch {} ({} params, {:.3} fwd GMACs/sample)", r.preset, r.fusion, r.batch, r.params, r.forward_gmacs_per_sample);
-    println!("  median step      {:.2} ms over {} steps", r.median_step_ms, r.step_ms.len());
+    println!(
+        "{} {} batch {} ({} params, {:.3} fwd GMACs/sample)",
+        r.preset, r.fusion, r.batch, r.params, r.forward_gmacs_per_sample
+    );
+    println!(
+        "  median step      {:.2} ms over {} steps",
+        r.median_step_ms,
+        r.step_ms.len()
+    );
     println!("  throughput       {:.1} img/s", r.images_per_s);
-    println!("  achieved         {:.1} GFLOP/s (3 x forward FLOPs)", r.achieved_gflops);
-    println!("  matmul baseline  {:.1} GFLOP/s (same process, fp32 1024^3)  -> efficiency {:.0}%", r.matmul_gflops, 100.0 * r.achieved_gflops / r.matmul_gflops);
+    println!(
+        "  achieved         {:.1} GFLOP/s (3 x forward FLOPs)",
+        r.achieved_gflops
+    );
+    println!(
+        "  matmul baseline  {:.1} GFLOP/s (same process, fp32 1024^3)  -> efficiency {:.0}%",
+        r.matmul_gflops,
+        100.0 * r.achieved_gflops / r.matmul_gflops
+    );
     if let Some(m) = r.peak_rss_mib {
         println!("  peak RSS         {m:.0} MiB");
     }

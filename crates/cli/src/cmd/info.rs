@@ -73,7 +73,10 @@ fn millions(n: u64) -> String {
 
 pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
     if args.all {
-        let (c, v) = (args.c.unwrap_or(ifvit_fusion::DEFAULT_C), args.v.unwrap_or(ifvit_fusion::DEFAULT_V));
+        let (c, v) = (
+            args.c.unwrap_or(ifvit_fusion::DEFAULT_C),
+            args.v.unwrap_or(ifvit_fusion::DEFAULT_V),
+        );
         let rows = Fusion::all(c, v)
             .into_iter()
             .map(|f| info(&args.preset, f, device))
@@ -88,9 +91,16 @@ pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
             "| {:<32} | {:>12} | {:>7} | {:>8} | {:>10} | {:>8} |",
             "strategy", "params", "GMACs", "(attn)", "vs early", "joint"
         );
-        println!("|{:-<34}|{:->14}|{:->9}|{:->10}|{:->12}|{:->10}|", "", "", "", "", "", "");
+        println!(
+            "|{:-<34}|{:->14}|{:->9}|{:->10}|{:->12}|{:->10}|",
+            "", "", "", "", "", ""
+        );
         for r in &rows {
-            let joint = r.blocks.iter().filter(|b| b.role.starts_with("joint")).count();
+            let joint = r
+                .blocks
+                .iter()
+                .filter(|b| b.role.starts_with("joint"))
+                .count();
             println!(
                 "| {:<32} | {:>12} | {:>7.2} | {:>8.2} | {:>9.3}x | {:>8} |",
                 r.fusion,
@@ -115,8 +125,14 @@ pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
         "  forward  {:.3} GMACs per sample ({:.3} linear + {:.3} attention matmuls; {:.2} GFLOPs)",
         r.gmacs, r.gmacs_linear, r.gmacs_attention, r.gflops
     );
-    println!("  ratio    {:.3} x early-concat of the same preset", r.ratio_to_early_concat);
-    println!("\n  {:<8} {:<13} {:>7} {:>10} {:>9}", "block", "role", "tokens", "kv tokens", "GMACs");
+    println!(
+        "  ratio    {:.3} x early-concat of the same preset",
+        r.ratio_to_early_concat
+    );
+    println!(
+        "\n  {:<8} {:<13} {:>7} {:>10} {:>9}",
+        "block", "role", "tokens", "kv tokens", "GMACs"
+    );
     for b in &r.blocks {
         println!(
             "  {:<8} {:<13} {:>7} {:>10} {:>9.3}",

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ifvit_train::TrainProgress;
 use ifvit_train::ablate::AblationProgress;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A flag set by the first Ctrl-C (the run saves a checkpoint and stops); a second Ctrl-C
 /// exits at once (the last complete checkpoint stays valid: writes are atomic).
@@ -36,7 +36,9 @@ pub struct TrainBar {
 impl TrainBar {
     pub fn new(label: &str) -> Self {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4));
-        bar.set_style(style("{prefix} [{bar:30}] {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}"));
+        bar.set_style(style(
+            "{prefix} [{bar:30}] {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
+        ));
         bar.set_prefix(label.to_string());
         Self { bar }
     }
@@ -73,7 +75,9 @@ impl AblationBars {
     pub fn new() -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
         let overall = multi.add(ProgressBar::new(1000));
-        overall.set_style(style("overall  [{bar:30}] {percent:>3}%  elapsed {elapsed}  ETA {eta}"));
+        overall.set_style(style(
+            "overall  [{bar:30}] {percent:>3}%  elapsed {elapsed}  ETA {eta}",
+        ));
         let phase = multi.add(ProgressBar::new(0));
         phase.set_style(style("{prefix:<40} [{bar:30}] {pos}/{len}  {msg}"));
         Self {

@@ -47,10 +47,19 @@ pub struct SampleArgs {
 }
 
 fn read_prompts(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("--prompts {}", path.display()))?;
-    let p: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("--prompts {}", path.display()))?;
+    let p: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
     if p.is_empty() {
-        bail!("--prompts {}: no prompts (one per line; # starts a comment)", path.display());
+        bail!(
+            "--prompts {}: no prompts (one per line; # starts a comment)",
+            path.display()
+        );
     }
     Ok(p)
 }
@@ -62,12 +71,14 @@ pub fn run(args: &SampleArgs, device: &Device) -> Result<()> {
         _ => unreachable!("clap requires one"),
     };
     let run = load_run(&args.checkpoint, !args.raw, device)?;
-    let opts = SamplerOptions { eta: args.eta, ..Default::default() };
+    let opts = SamplerOptions {
+        eta: args.eta,
+        ..Default::default()
+    };
     let sampler = SamplerConfig::parse(&args.sampler, args.steps, &opts)?;
     let cfg = &run.config;
     let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
-    let ifvit_train::config::DataConfig::Shapes(shapes) = &cfg.data;
-    let size = shapes.image_size as usize;
+    let ucfg = cfg.uvit(cfg.arms[0])?;
     let settings = SampleSettings {
         schedule,
         prediction: cfg.diffusion.prediction,
@@ -75,25 +86,43 @@ pub fn run(args: &SampleArgs, device: &Device) -> Result<()> {
         guidance: args.guidance,
         seed: args.seed,
         batch_size: args.batch.max(1),
-        image_shape: [3, size, size],
+        image_shape: [ucfg.in_chans, ucfg.img_size, ucfg.img_size],
     };
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-    let images = sample_prompts(&run.model, &run.tokenizer, &refs, &settings, device, &mut |_| {})?;
+    let images = sample_prompts(
+        &run.model,
+        &run.tokenizer,
+        &refs,
+        &settings,
+        device,
+        &mut |_| {},
+    )?;
     let save = |img: &image::RgbImage, path: &Path| -> Result<()> {
         let img = if args.scale > 1 {
-            image::imageops::resize(img, img.width() * args.scale, img.height() * args.scale, image::imageops::FilterType::Nearest)
+            image::imageops::resize(
+                img,
+                img.width() * args.scale,
+                img.height() * args.scale,
+                image::imageops::FilterType::Nearest,
+            )
         } else {
             img.clone()
         };
-        img.save(path).with_context(|| format!("writing {}", path.display()))
+        img.save(path)
+            .with_context(|| format!("writing {}", path.display()))
     };
     if images.len() == 1 {
         save(&images[0], &args.out)?;
         println!("{}", args.out.display());
     } else {
         let grid = ifvit_metrics::caption_grid(&images, &prompts, 0);
-        grid.save(&args.out).with_context(|| format!("writing {}", args.out.display()))?;
-        let stem = args.out.file_stem().and_then(|s| s.to_str()).unwrap_or("sample");
+        grid.save(&args.out)
+            .with_context(|| format!("writing {}", args.out.display()))?;
+        let stem = args
+            .out
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("sample");
         let dir = args.out.parent().unwrap_or(Path::new("."));
         for (i, img) in images.iter().enumerate() {
             save(img, &dir.join(format!("{stem}-{i:03}.png")))?;

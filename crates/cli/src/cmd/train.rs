@@ -38,8 +38,12 @@ pub struct TrainArgs {
 pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
     let (cfg, out, resume) = match &args.resume {
         Some(dir) => {
-            let cfg = ExperimentConfig::load(&dir.join("config.ron"))
-                .with_context(|| format!("--resume {}: this does not look like a run folder", dir.display()))?;
+            let cfg = ExperimentConfig::load(&dir.join("config.ron")).with_context(|| {
+                format!(
+                    "--resume {}: this does not look like a run folder",
+                    dir.display()
+                )
+            })?;
             (cfg, dir.clone(), true)
         }
         None => {
@@ -58,7 +62,10 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
     };
     let mut cfg = cfg;
     if let Some(b) = args.budget {
-        anyhow::ensure!(b.is_finite() && b > 0.0, "--budget must be a positive number, got {b}");
+        anyhow::ensure!(
+            b.is_finite() && b > 0.0,
+            "--budget must be a positive number, got {b}"
+        );
         cfg.scale_budget(b);
     }
     let fusion = match &args.fusion {
@@ -82,10 +89,16 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
         cfg.train.steps,
         o.session_seconds,
         o.images_per_s(cfg.train.batch_size),
-        o.state.last_loss.map(|l| format!("{l:.5}")).unwrap_or_else(|| "-".into())
+        o.state
+            .last_loss
+            .map(|l| format!("{l:.5}"))
+            .unwrap_or_else(|| "-".into())
     );
     if o.stopped_early {
-        println!("stopped early; continue with: ifvit train --resume {}", out.display());
+        println!(
+            "stopped early; continue with: ifvit train --resume {}",
+            out.display()
+        );
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use super::caption::{CaptionSpec, Group};
-use super::config::{MIN_GAP, ShapesConfig};
+use super::config::{MIN_GAP, Placement, ShapesConfig};
 use super::error::ShapesError;
 use super::scene::{Scene, SceneObject};
 use super::vocab::{Color, Relation, Shape};
@@ -89,7 +89,9 @@ fn grid_layout(
         });
     }
     let mut cells: Vec<u32> = (0..g * g).collect();
-    cells.shuffle(rng);
+    if cfg.placement == Placement::Random {
+        cells.shuffle(rng);
+    }
     let cell = cfg.cell();
     Ok(objects
         .into_iter()

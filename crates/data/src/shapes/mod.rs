@@ -26,7 +26,7 @@ pub mod scene;
 pub mod vocab;
 
 pub use caption::{Aspect, CaptionError, CaptionSpec, Group};
-pub use config::{AspectWeights, MinMax, ShapesConfig};
+pub use config::{AspectWeights, MinMax, Placement, ShapesConfig};
 pub use dataset::ShapesDataset;
 pub use error::ShapesError;
 pub use generate::{ShapesGenerator, ShapesItem, item_rng};
