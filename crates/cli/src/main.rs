@@ -60,6 +60,12 @@ enum Command {
 
 fn main() {
     tune_allocator();
+    // Exit quietly when stdout is closed early (`ifvit info --json | head`), as CLI tools do.
+    #[cfg(unix)]
+    // SAFETY: restoring the default SIGPIPE disposition before any threads start.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");

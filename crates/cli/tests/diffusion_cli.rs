@@ -40,7 +40,7 @@ fn schedulers_lists_schedules_objectives_samplers_and_their_options() {
     let o = ifvit(&["schedulers", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["samplers"].as_array().unwrap().len(), 4);
-    assert_eq!(v["samplers"][0]["default"]["steps"], 50);
+    assert_eq!(v["samplers"][0]["default"]["DpmSolverPp"]["steps"], 50);
 }
 
 #[test]

@@ -153,7 +153,7 @@ pub struct CacheSource {
 pub enum TrainData {
     Shapes(ShapesSource, Arc<WordTokenizer>),
     Fashion(FashionSource, Arc<WordTokenizer>),
-    Cache(CacheSource),
+    Cache(Box<CacheSource>),
 }
 
 /// The word vocabulary of Fashion-MNIST captions (templates, class names, relations).
@@ -236,11 +236,11 @@ impl TrainData {
                         c.dir.display()
                     )));
                 }
-                TrainData::Cache(CacheSource {
+                TrainData::Cache(Box::new(CacheSource {
                     cache,
                     shuffle: EpochShuffle { n, seed: c.seed },
                     scale: c.scale_factor,
-                })
+                }))
             }
         })
     }

@@ -34,9 +34,12 @@ impl TextToImage {
     ) -> Result<Self, ifvit_uvit::ConfigError> {
         let text = vocab.map(|n| LearnedText {
             embed: EmbeddingConfig::new(n, config.context_dim)
+                // N(0, 1), PyTorch's `nn.Embedding` default: with U-ViT's 0.02 linears
+                // downstream, a smaller init leaves the word signal below the position
+                // embedding's (docs/results.md, calibration F).
                 .with_initializer(Initializer::Normal {
                     mean: 0.0,
-                    std: 0.02,
+                    std: 1.0,
                 })
                 .init(device),
         });

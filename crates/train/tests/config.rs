@@ -26,14 +26,19 @@ fn config_round_trips_through_ron() {
 fn committed_experiment_configs_parse() {
     let dir = repo("experiments");
     let mut n = 0;
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "ron") {
-            ExperimentConfig::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            n += 1;
+    for sub in [dir.clone(), dir.join("calibration")] {
+        for e in std::fs::read_dir(&sub).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "ron") {
+                ExperimentConfig::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
         }
     }
-    assert!(n >= 1, "no configs in {}", dir.display());
+    assert!(
+        n >= 8,
+        "expected the 3 experiments and 5 calibration configs, found {n}"
+    );
 }
 
 #[test]

@@ -102,7 +102,7 @@ pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
                 .filter(|b| b.role.starts_with("joint"))
                 .count();
             println!(
-                "| {:<32} | {:>12} | {:>7.2} | {:>8.2} | {:>9.3}x | {:>8} |",
+                "| {:<32} | {:>20} | {:>7.2} | {:>11.2} | {:>9.3}x | {:>12} |",
                 r.fusion,
                 format!("{} ({})", r.params, millions(r.params)),
                 r.gmacs,

@@ -135,9 +135,9 @@ pub fn run(args: &SchedulersArgs) -> Result<()> {
     for s in &l.samplers {
         println!("  {:<15} {}", s.name, s.about);
         println!(
-            "  {:<15} default: {}",
+            "  {:<15} default: {} (RON, as in experiment configs)",
             "",
-            serde_json::to_string(&s.default)?
+            ron::to_string(&s.default)?
         );
         for (opt, help) in &s.options {
             println!("  {:<15}   --{opt:<8} {help}", "");

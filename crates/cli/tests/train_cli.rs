@@ -1,0 +1,260 @@
+//! `ifvit train / sample / ablate` end to end on a tiny config, as a user runs them: a real
+//! SIGKILL mid-run and `--resume`, sampling, bad prompts and configs, the ablation report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const TINY: &str = r#"(
+    name: "tiny-cli",
+    data: Shapes((image_size: 16, object_size: (min: 6, max: 6), jitter: 0, placement: canonical)),
+    model: (preset: "uvit-tiny", embed_dim: Some(16), depth: Some(2), num_heads: Some(2),
+            patch_size: Some(4), mlp_ratio: Some(2.0), num_text_tokens: Some(8), context_dim: Some(16)),
+    arms: [EarlyConcat, IntermediateCrossAttn(c: 1, v: 1)],
+    diffusion: (schedule: ScaledLinear(beta_start: 0.00085, beta_end: 0.012), num_steps: 1000,
+                prediction: sample, loss_weighting: Uniform),
+    optim: (lr: 0.001, betas: (0.9, 0.99), eps: 1e-8, weight_decay: 0.03, warmup_steps: 2),
+    train: (batch_size: 4, steps: STEPS, seed: 3, ema_decay: 0.9, caption_dropout: 0.1,
+            checkpoint_every: 2, keep_checkpoints: 2, log_every: 1),
+    eval: (prompts: 6, sampler: Ddim(steps: 2, eta: 0.0), guidance: 2.0, batch_size: 6,
+           grid_prompts: 3, seed: 0),
+)"#;
+
+fn ifvit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ifvit"))
+}
+
+fn config(dir: &Path, steps: u64) -> PathBuf {
+    let p = dir.join(format!("tiny-{steps}.ron"));
+    std::fs::write(&p, TINY.replace("STEPS", &steps.to_string())).unwrap();
+    p
+}
+
+fn ok(out: Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn fails(out: Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "expected failure");
+    assert!(
+        !stderr.contains("panicked"),
+        "panic instead of an error: {stderr}"
+    );
+    stderr
+}
+
+fn losses(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("loss.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_loss_curve_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = config(dir.path(), 400);
+    // Uninterrupted reference: the first 10 steps.
+    let reference = dir.path().join("reference");
+    ok(ifvit()
+        .args(["train", "--config"])
+        .arg(&long)
+        .arg("--out")
+        .arg(&reference)
+        .args(["--stop-at", "10"])
+        .output()
+        .unwrap());
+
+    // The same run, killed with SIGKILL once a checkpoint exists.
+    let run = dir.path().join("run");
+    let mut child = ifvit()
+        .args(["train", "--config"])
+        .arg(&long)
+        .arg("--out")
+        .arg(&run)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !run.join("checkpoints/latest").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no checkpoint after 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+
+    // --out on an existing run is refused (no lost work), --resume continues.
+    let e = fails(
+        ifvit()
+            .args(["train", "--config"])
+            .arg(&long)
+            .arg("--out")
+            .arg(&run)
+            .output()
+            .unwrap(),
+    );
+    assert!(e.contains("--resume"), "{e}");
+    ok(ifvit()
+        .args(["train", "--resume"])
+        .arg(&run)
+        .args(["--stop-at", "10"])
+        .output()
+        .unwrap());
+    assert_eq!(
+        losses(&run),
+        losses(&reference),
+        "resumed loss curve differs"
+    );
+
+    // Sampling from the run; one prompt, then a file of prompts (batched, grid).
+    let png = dir.path().join("x.png");
+    ok(ifvit()
+        .args(["sample", "--checkpoint"])
+        .arg(&run)
+        .args([
+            "--prompt",
+            "a red circle left of a blue square",
+            "--sampler",
+            "ddim",
+            "--steps",
+            "3",
+        ])
+        .args(["--guidance", "2", "--seed", "0", "--out"])
+        .arg(&png)
+        .output()
+        .unwrap());
+    assert_eq!(image::open(&png).unwrap().to_rgb8().dimensions(), (16, 16));
+    let prompts = dir.path().join("prompts.txt");
+    std::fs::write(&prompts, "# shapes\none red square\ntwo blue circles\n").unwrap();
+    let grid = dir.path().join("grid.png");
+    ok(ifvit()
+        .args(["sample", "--checkpoint"])
+        .arg(&run)
+        .arg("--prompts")
+        .arg(&prompts)
+        .args(["--sampler", "dpm-solver++", "--steps", "3", "--out"])
+        .arg(&grid)
+        .output()
+        .unwrap());
+    assert!(grid.exists() && dir.path().join("grid-001.png").exists());
+
+    // A word the tokenizer does not know is a clear error.
+    let e = fails(
+        ifvit()
+            .args(["sample", "--checkpoint"])
+            .arg(&run)
+            .args(["--prompt", "a purple dragon", "--steps", "3", "--out"])
+            .arg(dir.path().join("y.png"))
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        e.contains("unknown word `purple`") && e.contains("a purple dragon"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_ablation_writes_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 3);
+    let out = dir.path().join("abl");
+    let stdout = ok(ifvit()
+        .args(["ablate", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap());
+    assert!(stdout.contains("untrained (chance)"), "{stdout}");
+    for f in [
+        "report.md",
+        "results.csv",
+        "results.json",
+        "config.ron",
+        "loss.png",
+        "alignment_vs_gmacs.png",
+        "throughput.png",
+        "grids/all.png",
+        "grids/early-concat.png",
+        "grids/intermediate-crossattn-c1v1.png",
+    ] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let arms = json["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 2);
+    for a in arms {
+        assert!(a["fid"].is_null() && a["clip_score"].is_null());
+        assert!(
+            a["params"].as_u64().unwrap() > 0 && a["train_images_per_s"].as_f64().unwrap() > 0.0
+        );
+        assert!(a["alignment"]["overall"]["n"].as_u64().unwrap() == 6);
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("not computed yet") && report.contains("untrained (chance)"));
+    // Re-running resumes: nothing is retrained.
+    let again = ok(ifvit()
+        .args(["ablate", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap());
+    assert!(again.contains("early-concat"));
+}
+
+#[test]
+fn bad_configs_and_outputs_are_reported_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.ron");
+    std::fs::write(
+        &bad,
+        TINY.replace("STEPS", "3")
+            .replace("seed: 3,", "seed: 3, sead: 4,"),
+    )
+    .unwrap();
+    let e = fails(
+        ifvit()
+            .args(["train", "--config"])
+            .arg(&bad)
+            .arg("--out")
+            .arg(dir.path().join("r"))
+            .output()
+            .unwrap(),
+    );
+    assert!(e.contains("bad.ron:10:") && e.contains("sead"), "{e}");
+
+    let cfg = config(dir.path(), 3);
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = fails(
+        ifvit()
+            .args(["train", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(file.join("run"))
+            .output()
+            .unwrap(),
+    );
+    assert!(e.contains("cannot create the output folder"), "{e}");
+
+    let e = fails(
+        ifvit()
+            .args(["train", "--resume"])
+            .arg(dir.path())
+            .output()
+            .unwrap(),
+    );
+    assert!(e.contains("does not look like a run folder"), "{e}");
+}
