@@ -274,41 +274,8 @@ impl Dataset<FashionItem> for FashionDataset {
     }
 }
 
-/// Where the subject sits relative to the other item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Relation {
-    LeftOf,
-    RightOf,
-    Above,
-    Below,
-}
-
-impl Relation {
-    pub const ALL: [Relation; 4] = [
-        Relation::LeftOf,
-        Relation::RightOf,
-        Relation::Above,
-        Relation::Below,
-    ];
-
-    pub fn words(self) -> &'static str {
-        match self {
-            Relation::LeftOf => "left of",
-            Relation::RightOf => "right of",
-            Relation::Above => "above",
-            Relation::Below => "below",
-        }
-    }
-
-    pub fn inverse(self) -> Self {
-        match self {
-            Relation::LeftOf => Relation::RightOf,
-            Relation::RightOf => Relation::LeftOf,
-            Relation::Above => Relation::Below,
-            Relation::Below => Relation::Above,
-        }
-    }
-}
+/// Where the subject sits relative to the other item: the `shapes` grammar's relations.
+pub use crate::shapes::vocab::Relation;
 
 /// Compositional mode: item `i` is two random images (seeded by `seed` and `i`) on a
 /// 56x56 canvas (each in its own half, the other half of its column/row empty), fitted to
@@ -372,8 +339,8 @@ impl Dataset<FashionItem> for FashionPairs {
             image: fit(&self.canvas(a, b, rel), self.size, Fit::Resize),
             labels: vec![la, lb],
             captions: vec![
-                format!("a photo of {na} {} {nb}", rel.words()),
-                format!("a photo of {nb} {} {na}", rel.inverse().words()),
+                format!("a photo of {na} {} {nb}", rel.phrase()),
+                format!("a photo of {nb} {} {na}", rel.inverse().phrase()),
             ],
         })
     }

@@ -161,12 +161,12 @@ fn pairs_put_the_subject_where_the_caption_says() {
     for i in 0..40 {
         let (a, b, rel) = pairs.draw(i);
         assert_eq!(pairs.draw(i), (a, b, rel), "deterministic");
-        relations.insert(rel.words());
+        relations.insert(rel.phrase());
         let item = pairs.get(i).unwrap();
         assert_ne!(data.labels[a], data.labels[b]);
         assert!(
-            item.captions[0].contains(rel.words())
-                && item.captions[1].contains(rel.inverse().words())
+            item.captions[0].contains(rel.phrase())
+                && item.captions[1].contains(rel.inverse().phrase())
         );
         assert_eq!(item.image_chw().1, [3, 64, 64]);
         // On the 56x56 canvas the subject's 28x28 picture sits in the named half.

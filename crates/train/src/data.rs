@@ -166,7 +166,7 @@ pub fn fashion_vocabulary() -> Vec<String> {
                 .iter()
                 .map(move |c| t.replace("{}", &with_article(c)))
         })
-        .chain(Relation::ALL.iter().map(|r| r.words().to_string()));
+        .chain(Relation::ALL.iter().map(|r| r.phrase().to_string()));
     for text in texts {
         for w in text.split_whitespace() {
             if !words.iter().any(|x| x == w) {
@@ -284,13 +284,7 @@ impl TrainData {
                         }
                     })
                     .collect();
-                let b = TextImageBatcher::new(tok.clone())
-                    .try_batch(samples, device)
-                    .map_err(data_err)?;
-                Ok(TrainBatch {
-                    images: b.images,
-                    cond: Conditioning::Tokens(b.tokens),
-                })
+                token_batch(tok, samples, device)
             }
             TrainData::Fashion(src, tok) => {
                 let mut samples = Vec::with_capacity(batch_size);
@@ -311,13 +305,7 @@ impl TrainData {
                         caption,
                     });
                 }
-                let b = TextImageBatcher::new(tok.clone())
-                    .try_batch(samples, device)
-                    .map_err(data_err)?;
-                Ok(TrainBatch {
-                    images: b.images,
-                    cond: Conditioning::Tokens(b.tokens),
-                })
+                token_batch(tok, samples, device)
             }
             TrainData::Cache(src) => {
                 let [c2, h, w] = src.cache.moments_shape();
@@ -371,6 +359,21 @@ impl TrainData {
             }
         }
     }
+}
+
+/// Stacks images and tokenizes captions (the caption-dropout hook already applied).
+fn token_batch(
+    tokenizer: &Arc<WordTokenizer>,
+    samples: Vec<TextImageSample>,
+    device: &Device,
+) -> Result<TrainBatch, TrainError> {
+    let b = TextImageBatcher::new(tokenizer.clone())
+        .try_batch(samples, device)
+        .map_err(data_err)?;
+    Ok(TrainBatch {
+        images: b.images,
+        cond: Conditioning::Tokens(b.tokens),
+    })
 }
 
 /// The `shapes` config of a data config, if it is one.

@@ -152,6 +152,16 @@ impl Relation {
         }
     }
 
+    /// The same spatial fact with the objects swapped ("left of" <-> "right of").
+    pub fn inverse(self) -> Self {
+        match self {
+            Relation::LeftOf => Relation::RightOf,
+            Relation::RightOf => Relation::LeftOf,
+            Relation::Above => Relation::Below,
+            Relation::Below => Relation::Above,
+        }
+    }
+
     /// Whether an object at offset `(dx, dy)` (pixels, x right, y down) FROM the reference
     /// object stands in this relation to it. The offset must point mostly along the
     /// relation's axis (within 45 degrees): `left of` means `dx < 0` and `|dx| >= |dy|`.
