@@ -18,7 +18,7 @@
 use burn::tensor::Tensor;
 
 use super::config::{check_order, check_steps};
-use super::{Sampler, check_index};
+use super::{Sampler, check_next};
 use crate::error::DiffusionError;
 use crate::prediction::{Coef, Prediction};
 use crate::schedule::{NoiseSchedule, linspace};
@@ -194,16 +194,8 @@ impl Sampler for DpmSolverPp {
         x: Tensor<4>,
         _noise: Option<Tensor<4>>,
     ) -> Result<Tensor<4>, DiffusionError> {
-        check_index(Self::NAME, i, self.nfe())?;
-        if i != self.next {
-            return Err(DiffusionError::StepOrder {
-                sampler: Self::NAME,
-                expected: self.next,
-                got: i,
-                nfe: self.nfe(),
-            });
-        }
-        self.next += 1;
+        let nfe = self.nfe();
+        check_next(Self::NAME, i, &mut self.next, nfe)?;
         let e = self.evals[i];
         let (a, s) = e.alpha_sigma;
         let m = self

@@ -66,6 +66,26 @@ pub trait Sampler {
 }
 
 /// Checks a step index against the table.
+/// For stateful (multistep/singlestep) samplers: `i` must be the next step; advances `next`.
+pub(crate) fn check_next(
+    sampler: &'static str,
+    i: usize,
+    next: &mut usize,
+    nfe: usize,
+) -> Result<(), DiffusionError> {
+    check_index(sampler, i, nfe)?;
+    if i != *next {
+        return Err(DiffusionError::StepOrder {
+            sampler,
+            expected: *next,
+            got: i,
+            nfe,
+        });
+    }
+    *next += 1;
+    Ok(())
+}
+
 pub(crate) fn check_index(
     sampler: &'static str,
     i: usize,
