@@ -151,15 +151,11 @@ impl LossLog {
 }
 
 /// Writes `config.ron` (the exact config, with `arms: [the trained arm]`) into the run folder.
-fn write_run_config(
-    cfg: &ExperimentConfig,
-    fusion: Fusion,
-    run: &Path,
-) -> Result<ExperimentConfig, TrainError> {
+fn write_run_config(cfg: &ExperimentConfig, fusion: Fusion, run: &Path) -> Result<(), TrainError> {
     let mut c = cfg.clone();
     c.arms = vec![fusion];
     write_atomic(&run.join("config.ron"), c.to_ron().as_bytes())?;
-    Ok(c)
+    Ok(())
 }
 
 /// Checks that the data's images (or latents) and text features fit the model.
@@ -234,8 +230,7 @@ pub fn train(
     } else {
         ema = ema_init(&model);
     }
-    let run_cfg = write_run_config(cfg, opts.fusion, &opts.out_dir)?;
-    let _ = run_cfg;
+    write_run_config(cfg, opts.fusion, &opts.out_dir)?;
     let mut log = LossLog::open(&opts.out_dir, state.step)?;
     log.write()?;
 

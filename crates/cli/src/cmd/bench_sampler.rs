@@ -15,22 +15,13 @@ use ifvit_diffusion::{
     NoiseSchedule, Prediction, SamplerConfig, SamplerOptions, Spacing, check_guidance, guided,
     randn, sample, seeded_rng,
 };
-use ifvit_fusion::Fusion;
-use ifvit_uvit::{UViT, UViTConfig};
+use ifvit_uvit::UViT;
 use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchSamplerArgs {
-    /// Model size preset (random weights).
-    #[arg(long, default_value = "uvit-tiny")]
-    pub preset: String,
-    /// Fusion strategy.
-    #[arg(long, default_value = "early-concat")]
-    pub fusion: String,
-    #[arg(long)]
-    pub c: Option<usize>,
-    #[arg(long)]
-    pub v: Option<usize>,
+    #[command(flatten)]
+    pub model: super::bench_model::BenchModelArgs,
     /// Sampler (see `ifvit schedulers`).
     #[arg(long, default_value = "dpm-solver++")]
     pub sampler: String,
@@ -100,8 +91,7 @@ fn median(v: &[f64]) -> f64 {
 pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
     ensure!(args.batch > 0, "--batch must be positive");
     ensure!(args.repeats > 0, "--repeats must be positive");
-    let fusion = Fusion::parse(&args.fusion, args.c, args.v)?;
-    let model_cfg = UViTConfig::preset(&args.preset, fusion)?;
+    let model_cfg = args.model.config()?;
     let model = UViT::new(&model_cfg, device)?;
     let spacing = args.spacing.as_deref().map(Spacing::parse).transpose()?;
     let opts = SamplerOptions {
@@ -191,8 +181,8 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
     }
     let (ms, mb, mo) = (median(&sampler_s), median(&bare_s), median(&sampler_only_s));
     let r = SamplerBench {
-        preset: args.preset.clone(),
-        fusion: fusion.to_string(),
+        preset: args.model.preset.clone(),
+        fusion: model_cfg.fusion.to_string(),
         sampler: cfg,
         batch: b,
         guidance: w,

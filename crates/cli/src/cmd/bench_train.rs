@@ -2,22 +2,12 @@
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use ifvit_fusion::Fusion;
 use ifvit_train::bench::{self, TrainBenchOptions};
-use ifvit_uvit::UViTConfig;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchTrainArgs {
-    /// Model size preset.
-    #[arg(long, default_value = "uvit-tiny")]
-    pub preset: String,
-    /// Fusion strategy.
-    #[arg(long, default_value = "early-concat")]
-    pub fusion: String,
-    #[arg(long)]
-    pub c: Option<usize>,
-    #[arg(long)]
-    pub v: Option<usize>,
+    #[command(flatten)]
+    pub model: super::bench_model::BenchModelArgs,
     /// Override the preset's width.
     #[arg(long)]
     pub dim: Option<usize>,
@@ -52,9 +42,8 @@ pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
         args.batch > 0 && args.steps > 0,
         "--batch and --steps must be positive"
     );
-    let mut config =
-        UViTConfig::preset(&args.preset, Fusion::parse(&args.fusion, args.c, args.v)?)?;
-    let mut label = args.preset.clone();
+    let mut config = args.model.config()?;
+    let mut label = args.model.preset.clone();
     for (name, value, field) in [
         ("dim", args.dim, &mut config.embed_dim),
         ("depth", args.depth, &mut config.depth),
@@ -75,7 +64,7 @@ pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
         warmup: args.warmup,
     };
     let r = bench::run(&opts, device)
-        .with_context(|| format!("bench train --preset {}", args.preset))?;
+        .with_context(|| format!("bench train --preset {}", args.model.preset))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());

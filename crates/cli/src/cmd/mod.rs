@@ -1,5 +1,6 @@
 pub mod ablate;
 pub mod bench;
+pub mod bench_model;
 pub mod bench_sampler;
 pub mod bench_train;
 pub mod data;
