@@ -2,3 +2,25 @@
 //! (Hugging Face style directories: `config.json` + `model.safetensors` + tokenizer files).
 //!
 //! Every size comes from the network's own config; nothing is hard-coded to one checkpoint.
+//! Each network sits behind one of three small traits: [`TextEncoder`] (captions -> token
+//! features + mask), [`ImageEncoder`] (images -> one vector each) and [`Autoencoder`]
+//! (images <-> latent moments). The test-sized stand-ins ([`PixelAutoencoder`],
+//! [`LearnedTextEncoder`]) implement the same traits. Conventions: docs/encoders.md.
+
+pub mod autoencoder;
+pub mod error;
+pub mod image;
+pub mod learned_text;
+pub mod pixel;
+pub mod prepare;
+pub mod text;
+pub mod weights;
+
+pub use autoencoder::{Autoencoder, LOGVAR_RANGE, sample_latent};
+pub use error::{EncodeError, LoadError};
+pub use image::ImageEncoder;
+pub use learned_text::{LearnedTextEncoder, TextEmbedding};
+pub use pixel::PixelAutoencoder;
+pub use prepare::{PrepareError, PrepareOptions, PrepareReport, prepare_coco};
+pub use text::{TextEncoder, TextFeatures, full_mask};
+pub use weights::Weights;

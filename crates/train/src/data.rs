@@ -17,7 +17,6 @@ use ifvit_data::batch::{
     CaptionSampling, CaptionedImage, TextImageBatcher, TextImageSample, rgb_to_chw,
 };
 use ifvit_data::cache::FeatureCache;
-use ifvit_data::encoders::sample_latent;
 use ifvit_data::fashion_mnist::{
     CLASS_NAMES, FashionDataset, FashionItem, FashionMnist, FashionPairs, Fit, Relation, Split,
     TEMPLATES, with_article,
@@ -26,6 +25,7 @@ use ifvit_data::shapes::{ShapesConfig, ShapesGenerator};
 use ifvit_data::tokenizer::TextTokenizer;
 use ifvit_data::tokenizer::word::WordTokenizer;
 use ifvit_diffusion::{StdRng, randn};
+use ifvit_encoders::sample_latent;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;

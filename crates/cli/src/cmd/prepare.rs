@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use ifvit_data::cache::{PrepareOptions, prepare_coco};
 use ifvit_data::coco::{BadImagePolicy, CocoDataset, CocoOptions};
-use ifvit_data::encoders::{ImageAutoencoder, LearnedTextEncoder, PixelAutoencoder, TextEncoder};
 use ifvit_data::tokenizer::bert::BertTokenizer;
 use ifvit_data::tokenizer::clip::{ClipPadding, ClipTokenizer, Overflow};
+use ifvit_encoders::{
+    Autoencoder, LearnedTextEncoder, PixelAutoencoder, PrepareOptions, TextEncoder, prepare_coco,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct PrepareArgs {
@@ -133,7 +134,7 @@ fn run_coco(a: &CocoArgs, device: &Device) -> Result<()> {
     };
     // Inputs first: a bad captions file is reported before any encoder is built.
     let ds = CocoDataset::open(&a.images, &a.captions, opts)?;
-    let ae: Box<dyn ImageAutoencoder> = Box::new(PixelAutoencoder::new(a.pixel_factor));
+    let ae: Box<dyn Autoencoder> = Box::new(PixelAutoencoder::new(a.pixel_factor));
     let te = text_encoder(a, device)?;
     if !ds.missing.is_empty() {
         eprintln!("skipping {} listed images with no file", ds.missing.len());
