@@ -7,6 +7,7 @@
 //! (images <-> latent moments). The test-sized stand-ins ([`PixelAutoencoder`],
 //! [`LearnedTextEncoder`]) implement the same traits. Conventions: docs/encoders.md.
 
+pub mod assets;
 pub mod autoencoder;
 pub mod error;
 pub mod image;
@@ -16,6 +17,7 @@ pub mod prepare;
 pub mod text;
 pub mod weights;
 
+pub use assets::{Asset, AssetError};
 pub use autoencoder::{Autoencoder, LOGVAR_RANGE, sample_latent};
 pub use error::{EncodeError, LoadError};
 pub use image::ImageEncoder;
