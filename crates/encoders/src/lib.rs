@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod autoencoder;
+pub mod bert;
 pub mod error;
 pub mod image;
 pub mod learned_text;
@@ -19,6 +20,7 @@ pub mod weights;
 
 pub use assets::{Asset, AssetError};
 pub use autoencoder::{Autoencoder, LOGVAR_RANGE, sample_latent};
+pub use bert::BertTextEncoder;
 pub use error::{EncodeError, LoadError};
 pub use image::ImageEncoder;
 pub use learned_text::{LearnedTextEncoder, TextEmbedding};
