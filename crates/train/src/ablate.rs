@@ -185,13 +185,11 @@ pub fn ablate(
     std::fs::create_dir_all(&grids).map_err(|e| crate::checkpoint::io_err(&grids, e))?;
 
     let first_cfg = cfg.uvit(cfg.arms[0])?;
-    let data = TrainData::open(
-        &cfg.data,
-        first_cfg.num_text_tokens,
-        cfg.train.caption_dropout,
-    )?;
+    let data = TrainData::open(cfg, &first_cfg, device)?;
     let (image_shape, _) = data.shapes();
-    let tokenizer = data.tokenizer().cloned();
+    // The text side is opened once and shared by every arm's grid and evaluation (a frozen
+    // encoder's caption features are computed once).
+    let tokenizer = data.text().cloned();
     let shapes = shapes_config(&cfg.data);
     let scored = shapes.is_some();
 
@@ -225,14 +223,7 @@ pub fn ablate(
         let Some(tok) = &tokenizer else {
             return Ok(Vec::new());
         };
-        let images = sample_prompts(
-            model,
-            tok.as_ref(),
-            &caption_refs,
-            &settings,
-            device,
-            &mut |_| {},
-        )?;
+        let images = sample_prompts(model, tok, &caption_refs, &settings, device, &mut |_| {})?;
         all_images.extend(images.iter().cloned());
         all_captions.extend(captions.iter().map(|c| format!("{label}: {c}")));
         Ok(images)
@@ -244,7 +235,7 @@ pub fn ablate(
     let chance = match &tokenizer {
         Some(tok) if scored => {
             progress.phase("chance: untrained model", cfg.eval.prompts as u64);
-            let ev = evaluate(&untrained, tok.as_ref(), cfg, device, &mut |done| {
+            let ev = evaluate(&untrained, tok, cfg, device, &mut |done| {
                 progress.advance(done as u64, done as f64 * per_img, None)
             })?;
             units += eval_units;
@@ -298,7 +289,7 @@ pub fn ablate(
             Some(tok) if scored => {
                 progress.phase(&format!("evaluate {name}"), cfg.eval.prompts as u64);
                 let base = units;
-                let ev = evaluate(&ema, tok.as_ref(), cfg, device, &mut |d| {
+                let ev = evaluate(&ema, tok, cfg, device, &mut |d| {
                     progress.advance(d as u64, base + d as f64 * per_img, None)
                 })?;
                 units += eval_units;

@@ -9,6 +9,7 @@ use std::path::Path;
 use ifvit_data::shapes::ShapesConfig;
 
 pub use crate::data::{CacheConfig, FashionConfig};
+pub use crate::text::TextEncoderConfig;
 use ifvit_diffusion::{BetaSchedule, LossWeighting, Prediction, SamplerConfig};
 use ifvit_fusion::Fusion;
 use ifvit_uvit::UViTConfig;
@@ -42,6 +43,10 @@ pub struct ExperimentConfig {
     pub name: String,
     pub data: DataConfig,
     pub model: ModelConfig,
+    /// How captions become context: `Learned` (default), `MiniLm`, `Bert(dir: ..)`,
+    /// `Clip(dir: ..)` (frozen encoders: `shapes` and Fashion-MNIST data only).
+    #[serde(default)]
+    pub text_encoder: TextEncoderConfig,
     /// Fusion strategies compared by `ifvit ablate`; `ifvit train` uses the first unless told.
     pub arms: Vec<Fusion>,
     pub diffusion: DiffusionConfig,
@@ -220,6 +225,9 @@ impl ExperimentConfig {
         }
         if let Some(v) = m.context_dim {
             c.context_dim = v;
+        } else if let Some(d) = self.text_encoder.known_dim() {
+            // A frozen encoder's width is the context width.
+            c.context_dim = d;
         }
         c.validate()?;
         Ok(c)
@@ -237,6 +245,28 @@ impl ExperimentConfig {
         for f in &self.arms {
             self.uvit(*f)
                 .map_err(|e| invalid("model / arms", e.to_string()))?;
+        }
+        if !self.text_encoder.is_learned() {
+            if matches!(self.data, DataConfig::CocoCache(_)) {
+                return Err(invalid(
+                    "text_encoder",
+                    "a feature cache already holds its text features; use Learned (the \
+                     cache's encoder is chosen by `ifvit prepare coco`)"
+                        .into(),
+                ));
+            }
+            if let (Some(d), Some(set)) = (self.text_encoder.known_dim(), self.model.context_dim)
+                && d != set
+            {
+                return Err(invalid(
+                    "model.context_dim",
+                    format!(
+                        "{set} does not match the {d}-d features of text_encoder {:?}; \
+                         remove it (the width comes from the encoder)",
+                        self.text_encoder
+                    ),
+                ));
+            }
         }
         let t = &self.train;
         if t.batch_size == 0 || t.steps == 0 || t.checkpoint_every == 0 || t.log_every == 0 {

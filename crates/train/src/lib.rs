@@ -16,6 +16,7 @@ pub mod preflight;
 pub mod report;
 pub mod sample;
 pub mod step;
+pub mod text;
 pub mod trainer;
 
 pub use config::ExperimentConfig;

@@ -4,20 +4,21 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
-use ifvit_data::tokenizer::TextTokenizer;
 use ifvit_data::tokenizer::word::WordTokenizer;
 
 use crate::checkpoint::{Checkpoint, CheckpointDir, CheckpointError, io_err};
 use crate::config::{DataConfig, ExperimentConfig};
-use crate::data::fashion_vocabulary;
+use crate::data::{fashion_vocabulary, text_side};
 use crate::error::TrainError;
 use crate::model::TextToImage;
+use crate::text::TextSide;
 
 /// A model ready to sample, with what it was trained with.
 pub struct LoadedRun {
     pub config: ExperimentConfig,
     pub model: TextToImage,
-    pub tokenizer: WordTokenizer,
+    /// The word tokenizer, or the frozen text encoder, the run was trained with.
+    pub text: TextSide,
     pub checkpoint: Checkpoint,
 }
 
@@ -72,8 +73,14 @@ pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, Tr
     let config = ExperimentConfig::load(&run.join("config.ron"))?;
     let fusion = config.arms[0];
     let ucfg = config.uvit(fusion)?;
-    let tokenizer = tokenizer_for(&config, ucfg.num_text_tokens)?;
-    let model = TextToImage::new(&ucfg, Some(tokenizer.vocab_size()), device)?;
+    let text = match text_side(&config.text_encoder, &ucfg, device)? {
+        Some(frozen) => frozen,
+        None => TextSide::Learned(std::sync::Arc::new(tokenizer_for(
+            &config,
+            ucfg.num_text_tokens,
+        )?)),
+    };
+    let model = TextToImage::new(&ucfg, text.vocab_size(), device)?;
     let file = if ema { ck.ema_path() } else { ck.model_path() };
     let model = model
         .try_load_file(&file)
@@ -81,7 +88,7 @@ pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, Tr
     Ok(LoadedRun {
         config,
         model,
-        tokenizer,
+        text,
         checkpoint: ck,
     })
 }

@@ -191,7 +191,7 @@ pub fn train(
     let uvit_cfg = cfg.uvit(opts.fusion)?;
     let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
     cfg.diffusion.loss_weighting.validate()?;
-    let data = TrainData::open(&cfg.data, uvit_cfg.num_text_tokens, t.caption_dropout)?;
+    let data = TrainData::open(cfg, &uvit_cfg, device)?;
     check_data_fits_model(&data, &uvit_cfg)?;
 
     let ad = device.clone().autodiff();

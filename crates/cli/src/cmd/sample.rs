@@ -89,14 +89,7 @@ pub fn run(args: &SampleArgs, device: &Device) -> Result<()> {
         image_shape: [ucfg.in_chans, ucfg.img_size, ucfg.img_size],
     };
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-    let images = sample_prompts(
-        &run.model,
-        &run.tokenizer,
-        &refs,
-        &settings,
-        device,
-        &mut |_| {},
-    )?;
+    let images = sample_prompts(&run.model, &run.text, &refs, &settings, device, &mut |_| {})?;
     let save = |img: &image::RgbImage, path: &Path| -> Result<()> {
         let img = if args.scale > 1 {
             image::imageops::resize(
