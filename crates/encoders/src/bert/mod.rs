@@ -4,6 +4,7 @@
 pub mod config;
 pub mod encoder;
 pub mod model;
+pub mod tiny;
 
 pub use config::BertConfig;
 pub use encoder::{BertTextEncoder, mean_pool_normalized};
