@@ -6,11 +6,13 @@
 //! Tolerances (f32 on both sides, 6 layers): token features 5e-5 absolute (values are O(1));
 //! per-token norms 1e-3 relative; sentence embeddings 5e-6 absolute (unit vectors). Measured: 4.1e-6, 1.5e-6, 2.2e-7.
 
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::PathBuf;
 
 use burn::tensor::Device;
 use ifvit_data::tokenizer::clip::Overflow;
 use ifvit_encoders::assets::{self, Asset};
+use ifvit_encoders::bert::tiny::write_tiny_bert;
 use ifvit_encoders::{BertTextEncoder, TextEncoder};
 use serde::Deserialize;
 
@@ -108,14 +110,19 @@ fn genuine_minilm_matches_transformers_and_sentence_transformers() {
     );
 }
 
-/// A directory of symlinks to the genuine files, with `config.json` replaced.
-fn with_config(dir: &Path, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+/// A tiny random BERT of the real layout (fast, needs no asset), with `config.json` edited.
+fn tiny_with_config(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let gz = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/tests/fixtures/all-minilm-l6-v2.tokenizer.json.gz");
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap())
+        .read_to_end(&mut json)
+        .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    for f in ["model.safetensors", "tokenizer.json"] {
-        std::os::unix::fs::symlink(dir.join(f), tmp.path().join(f)).unwrap();
-    }
-    let cfg = std::fs::read_to_string(dir.join("config.json")).unwrap();
-    std::fs::write(tmp.path().join("config.json"), edit(&cfg)).unwrap();
+    write_tiny_bert(tmp.path(), &json, 16, 2, 2, 1).unwrap();
+    let cfg_path = tmp.path().join("config.json");
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    std::fs::write(&cfg_path, edit(&cfg)).unwrap();
     tmp
 }
 
@@ -132,13 +139,20 @@ fn loading_errors_name_the_file_the_tensor_and_the_sizes() {
         "{e}"
     );
 
-    let Some(dir) = assets::for_test(Asset::MiniLmL6V2) else {
-        return;
-    };
-    let bad = with_config(&dir, |c| {
-        c.replace("\"intermediate_size\": 1536", "\"intermediate_size\": 1024")
-    });
-    let e = BertTextEncoder::load(bad.path(), 16, Overflow::Truncate, &device)
+    // The unedited tiny model loads and encodes.
+    let ok = tiny_with_config(|c| c.to_string());
+    let enc = BertTextEncoder::load(ok.path(), 8, Overflow::Truncate, &device).unwrap();
+    assert_eq!(
+        enc.encode(&["a red circle"], &device)
+            .unwrap()
+            .features
+            .dims(),
+        [1, 8, 16]
+    );
+
+    let bad =
+        tiny_with_config(|c| c.replace("\"intermediate_size\":32", "\"intermediate_size\":24"));
+    let e = BertTextEncoder::load(bad.path(), 8, Overflow::Truncate, &device)
         .err()
         .unwrap()
         .to_string();
@@ -147,13 +161,17 @@ fn loading_errors_name_the_file_the_tensor_and_the_sizes() {
         e.contains("encoder.layer.0.intermediate.dense.weight"),
         "{e}"
     );
-    assert!(
-        e.contains("[1024, 384]") && e.contains("[1536, 384]"),
-        "{e}"
-    );
+    assert!(e.contains("[24, 16]") && e.contains("[32, 16]"), "{e}");
 
-    let bad = with_config(&dir, |c| c.replace("\"absolute\"", "\"relative_key\""));
-    let e = BertTextEncoder::load(bad.path(), 16, Overflow::Truncate, &device)
+    let bad = tiny_with_config(|c| c.replace("\"num_hidden_layers\":2", "\"num_hidden_layers\":3"));
+    let e = BertTextEncoder::load(bad.path(), 8, Overflow::Truncate, &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("missing tensor `encoder.layer.2."), "{e}");
+
+    let bad = tiny_with_config(|c| c.replace("\"absolute\"", "\"relative_key\""));
+    let e = BertTextEncoder::load(bad.path(), 8, Overflow::Truncate, &device)
         .err()
         .unwrap()
         .to_string();
@@ -162,4 +180,13 @@ fn loading_errors_name_the_file_the_tensor_and_the_sizes() {
         "{e}"
     );
     assert!(e.contains("relative_key"), "{e}");
+
+    let e = BertTextEncoder::load(ok.path(), 100, Overflow::Truncate, &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("max_position_embeddings") && e.contains("64"),
+        "{e}"
+    );
 }
