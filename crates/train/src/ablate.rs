@@ -189,7 +189,7 @@ pub fn ablate(
     let (image_shape, _) = data.shapes();
     // The text side is opened once and shared by every arm's grid and evaluation (a frozen
     // encoder's caption features are computed once).
-    let tokenizer = data.text().cloned();
+    let text = data.text().cloned();
     let shapes = shapes_config(&cfg.data);
     let scored = shapes.is_some();
 
@@ -202,7 +202,7 @@ pub fn ablate(
     progress.plan(eval_units + cfg.arms.len() as f64 * (cfg.train.steps as f64 + eval_units));
 
     // Grid prompts: the same prompts and initial noise for every arm.
-    let captions = if tokenizer.is_some() {
+    let captions = if text.is_some() {
         grid_captions(cfg)?
     } else {
         Vec::new()
@@ -220,7 +220,7 @@ pub fn ablate(
     let mut all_images = Vec::new();
     let mut all_captions = Vec::new();
     let mut grid = |model: &TextToImage, label: &str| -> Result<Vec<RgbImage>, TrainError> {
-        let Some(tok) = &tokenizer else {
+        let Some(tok) = &text else {
             return Ok(Vec::new());
         };
         let images = sample_prompts(model, tok, &caption_refs, &settings, device, &mut |_| {})?;
@@ -232,7 +232,7 @@ pub fn ablate(
     // Chance level: an untrained model of the first arm, sampled and scored the same way.
     let untrained = TextToImage::seeded(&first_cfg, data.vocab_size(), device, cfg.train.seed)?;
     let mut units = 0.0;
-    let chance = match &tokenizer {
+    let chance = match &text {
         Some(tok) if scored => {
             progress.phase("chance: untrained model", cfg.eval.prompts as u64);
             let ev = evaluate(&untrained, tok, cfg, device, &mut |done| {
@@ -285,7 +285,7 @@ pub fn ablate(
         units += cfg.train.steps as f64;
         let ema = outcome.ema.clone();
 
-        let (alignment, sample_seconds) = match &tokenizer {
+        let (alignment, sample_seconds) = match &text {
             Some(tok) if scored => {
                 progress.phase(&format!("evaluate {name}"), cfg.eval.prompts as u64);
                 let base = units;

@@ -21,7 +21,7 @@ use ifvit_data::fashion_mnist::{
     CLASS_NAMES, FashionDataset, FashionItem, FashionMnist, FashionPairs, Fit, Relation, Split,
     TEMPLATES, with_article,
 };
-use ifvit_data::shapes::{ShapesConfig, ShapesGenerator};
+use ifvit_data::shapes::{ShapesConfig, ShapesGenerator, item_rng};
 use ifvit_data::tokenizer::word::WordTokenizer;
 use ifvit_diffusion::{StdRng, randn};
 use ifvit_encoders::sample_latent;
@@ -199,13 +199,32 @@ impl TrainData {
             }
         };
         Ok(match &cfg.data {
-            DataConfig::Shapes(s) => TrainData::Shapes(
-                ShapesSource {
-                    generator: ShapesGenerator::new(s.clone()).map_err(data_err)?,
-                    sampling: CaptionSampling::new(s.seed, caption_dropout),
-                },
-                words(WordTokenizer::shapes(l))?,
-            ),
+            DataConfig::Shapes(s) => {
+                let generator = ShapesGenerator::new(s.clone()).map_err(data_err)?;
+                let text = words(WordTokenizer::shapes(l))?;
+                if let TextSide::Frozen(frozen) = &text {
+                    // Every caption of the run's rows (and "" for dropout), encoded before
+                    // the first step.
+                    let rows = (cfg.train.steps * cfg.train.batch_size as u64).min(WARM_ROWS);
+                    let mut captions = vec![String::new()];
+                    let mut seen = std::collections::HashSet::new();
+                    for g in 0..rows {
+                        let c = shapes_caption(&generator, g);
+                        if seen.insert(c.clone()) {
+                            captions.push(c);
+                        }
+                    }
+                    let refs: Vec<&str> = captions.iter().map(String::as_str).collect();
+                    frozen.warm(&refs)?;
+                }
+                TrainData::Shapes(
+                    ShapesSource {
+                        generator,
+                        sampling: CaptionSampling::new(s.seed, caption_dropout),
+                    },
+                    text,
+                )
+            }
             DataConfig::FashionMnist(f) => {
                 let data = Arc::new(
                     match &f.dir {
@@ -380,6 +399,18 @@ impl TrainData {
     }
 }
 
+/// Rows of the `shapes` stream whose captions are encoded before training (the grammar has
+/// about 550 captions; later rows' captions are encoded when first met).
+const WARM_ROWS: u64 = 1 << 20;
+
+/// The caption of `shapes` row `g`, without rendering its image (the same draws as
+/// `ShapesGenerator::item`).
+fn shapes_caption(generator: &ShapesGenerator, g: u64) -> String {
+    let mut rng = item_rng(generator.config().seed, g);
+    let aspect = generator.sample_aspect(&mut rng);
+    generator.sample_spec(aspect, &mut rng).to_string()
+}
+
 /// Stacks images and tokenizes captions, or looks up their frozen features (the
 /// caption-dropout hook already applied: a dropped caption is "").
 fn text_batch(
@@ -488,6 +519,14 @@ mod tests {
         assert_eq!(sorted1, (0..10).collect::<Vec<_>>());
         assert_ne!(e0, e1);
         assert_eq!(s.at(13).0, 1);
+    }
+
+    #[test]
+    fn caption_of_a_row_is_the_rendered_items_caption() {
+        let g = ShapesGenerator::new(ShapesConfig::small()).unwrap();
+        for row in [0u64, 1, 17, 1000] {
+            assert_eq!(shapes_caption(&g, row), g.item(row).caption);
+        }
     }
 
     #[test]

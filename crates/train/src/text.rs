@@ -46,6 +46,26 @@ impl TextEncoderConfig {
         }
     }
 
+    /// One line for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            TextEncoderConfig::Learned => {
+                "word embedding learned from scratch with each arm (`text_encoder: Learned`)".into()
+            }
+            TextEncoderConfig::MiniLm => "frozen all-MiniLM-L6-v2 token features (384-d, genuine \
+                 weights), computed once per caption (`text_encoder: MiniLm`)"
+                .into(),
+            TextEncoderConfig::Bert { dir } => format!(
+                "frozen BERT token features from {}, computed once per caption",
+                dir.display()
+            ),
+            TextEncoderConfig::Clip { dir } => format!(
+                "frozen CLIP text features from {}, computed once per caption",
+                dir.display()
+            ),
+        }
+    }
+
     pub fn is_learned(&self) -> bool {
         matches!(self, TextEncoderConfig::Learned)
     }
@@ -143,6 +163,12 @@ impl FrozenText {
             }
         }
         Ok(captions.iter().map(|c| cache[*c].clone()).collect())
+    }
+
+    /// Encodes the captions not cached yet (e.g. every caption of a run before it starts, so
+    /// that no training step pays for encoding).
+    pub fn warm(&self, captions: &[&str]) -> Result<(), TrainError> {
+        self.features(captions).map(|_| ())
     }
 
     /// Context `[n, L, D]` of `captions` on `device`.
