@@ -3,4 +3,5 @@
 //!
 //! Every size comes from the network's own config; nothing is hard-coded to one checkpoint.
 
+pub mod clip;
 pub mod vae;
