@@ -199,6 +199,23 @@ fn loading_errors_name_file_tensor_and_field() {
 
     std::fs::write(
         &cfg_path,
+        cfg.replace(
+            "\"mid_block_add_attention\": true",
+            "\"mid_block_add_attention\": false",
+        ),
+    )
+    .unwrap();
+    let e = SdAutoencoder::load(dir.path(), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("20 tensors are not used")
+            && e.contains("`decoder.mid_block.attentions.0.group_norm.bias`"),
+        "{e}"
+    );
+
+    std::fs::write(
+        &cfg_path,
         cfg.replace("\"act_fn\": \"silu\"", "\"act_fn\": \"relu\""),
     )
     .unwrap();

@@ -97,7 +97,8 @@ impl SdAutoencoder {
         Self::from_weights(config, &weights, &source_name(dir))
     }
 
-    /// Builds the network for `config` and fills it from `weights`.
+    /// Builds the network for `config` and fills it from `weights`; every tensor of the file
+    /// must find its place (a VAE file holds nothing else).
     pub fn from_weights(
         config: VaeConfig,
         weights: &Weights,
@@ -105,6 +106,7 @@ impl SdAutoencoder {
     ) -> Result<Self, LoadError> {
         let mut model = AutoencoderKl::new(&config, weights.device());
         model.load(weights)?;
+        weights.ensure_all_used()?;
         Ok(Self {
             model,
             config,

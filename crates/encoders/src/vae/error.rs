@@ -54,4 +54,13 @@ pub enum LoadError {
         name: String,
         found: String,
     },
+    /// The file holds tensors the config's network has no place for (strict loaders only).
+    #[error(
+        "{path}: {count} tensors are not used by the network the config describes, e.g. {examples}; does config.json belong to these weights?"
+    )]
+    Unused {
+        path: PathBuf,
+        count: usize,
+        examples: String,
+    },
 }

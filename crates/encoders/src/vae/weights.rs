@@ -3,7 +3,9 @@
 //!
 //! Used by the autoencoder and by CLIP (`crate::clip`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -11,45 +13,97 @@ use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::nn::{Embedding, GroupNorm, LayerNorm, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
-use safetensors::tensor::{Dtype, Metadata};
+use serde_json::Value;
 
 use super::error::LoadError;
 
-/// An open safetensors file: header parsed once, tensors converted on demand.
+/// One header entry: element type, shape, byte range in the data section.
+#[derive(Clone, Debug)]
+struct Entry {
+    dtype: String,
+    shape: Vec<usize>,
+    start: usize,
+    end: usize,
+}
+
+/// Where the bytes are: a file read tensor by tensor (so loading one tower of a 1.7 GB CLIP
+/// file reads only that tower), or a buffer.
+enum Source {
+    File(Mutex<File>),
+    Bytes(Vec<u8>),
+}
+
+/// An open safetensors file: header parsed once, tensors read and converted on demand.
 pub struct Weights {
     path: PathBuf,
-    bytes: Vec<u8>,
-    header_len: usize,
-    metadata: Metadata,
+    source: Source,
+    /// Offset of the data section (8 + header length).
+    data_start: u64,
+    entries: BTreeMap<String, Entry>,
     device: Device,
     used: Mutex<BTreeSet<String>>,
 }
 
 impl Weights {
-    /// Reads `path`; `expected` says what the file should be (for the error message).
+    /// Opens `path` and reads its header; `expected` says what the file should be (for the
+    /// error message).
     pub fn open(path: &Path, expected: &str, device: &Device) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        let io = |source| LoadError::Io {
             path: path.to_path_buf(),
             expected: expected.to_string(),
             source,
-        })?;
-        Self::from_bytes(path, bytes, device)
+        };
+        let mut file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let bad = |message: String| LoadError::Safetensors {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut n = [0u8; 8];
+        file.read_exact(&mut n)
+            .map_err(|e| bad(format!("cannot read the 8-byte header length ({e})")))?;
+        let n = u64::from_le_bytes(n);
+        if n > len.saturating_sub(8) || n > 100_000_000 {
+            return Err(bad(format!(
+                "header length {n} does not fit the file ({len} bytes)"
+            )));
+        }
+        let mut header = vec![0u8; n as usize];
+        file.read_exact(&mut header)
+            .map_err(|e| bad(format!("cannot read the header ({e})")))?;
+        let entries = parse_header(&header, len - 8 - n).map_err(bad)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            source: Source::File(Mutex::new(file)),
+            data_start: 8 + n,
+            entries,
+            device: device.clone(),
+            used: Mutex::new(BTreeSet::new()),
+        })
     }
 
     /// Parses an in-memory safetensors buffer; `path` is only used in messages.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Self, LoadError> {
-        let (header_len, metadata) =
-            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
-                LoadError::Safetensors {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                }
-            })?;
+        let bad = |message: String| LoadError::Safetensors {
+            path: path.to_path_buf(),
+            message,
+        };
+        let n = bytes
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .ok_or_else(|| bad("shorter than the 8-byte header length".into()))?;
+        let total = bytes.len() as u64;
+        if n > total - 8 {
+            return Err(bad(format!(
+                "header length {n} does not fit the file ({total} bytes)"
+            )));
+        }
+        let entries = parse_header(&bytes[8..8 + n as usize], total - 8 - n).map_err(bad)?;
         Ok(Self {
             path: path.to_path_buf(),
-            bytes,
-            header_len,
-            metadata,
+            source: Source::Bytes(bytes),
+            data_start: 8 + n,
+            entries,
             device: device.clone(),
             used: Mutex::new(BTreeSet::new()),
         })
@@ -65,57 +119,87 @@ impl Weights {
 
     /// Whether the file holds `name`.
     pub fn contains(&self, name: &str) -> bool {
-        self.metadata.info(name).is_some()
+        self.entries.contains_key(name)
     }
 
     /// Names in the file that no load call has read (sorted).
     pub fn unused(&self) -> Vec<String> {
         let used = self.used.lock().expect("not poisoned");
-        let mut all: Vec<String> = self
-            .metadata
-            .tensors()
-            .into_keys()
-            .filter(|k| !used.contains(k))
-            .collect();
-        all.sort();
-        all
+        self.entries
+            .keys()
+            .filter(|k| !used.contains(*k))
+            .cloned()
+            .collect()
+    }
+
+    /// Fails with [`LoadError::Unused`] if some tensor was never read.
+    pub fn ensure_all_used(&self) -> Result<(), LoadError> {
+        let unused = self.unused();
+        if unused.is_empty() {
+            return Ok(());
+        }
+        let examples: Vec<String> = unused.iter().take(3).map(|n| format!("`{n}`")).collect();
+        Err(LoadError::Unused {
+            path: self.path.clone(),
+            count: unused.len(),
+            examples: examples.join(", "),
+        })
     }
 
     /// The shape stored for `name`, if present.
     pub fn shape_of(&self, name: &str) -> Option<Vec<usize>> {
-        self.metadata.info(name).map(|i| i.shape.clone())
+        self.entries.get(name).map(|e| e.shape.clone())
+    }
+
+    fn raw(&self, name: &str, e: &Entry) -> Result<Vec<u8>, LoadError> {
+        match &self.source {
+            Source::Bytes(b) => {
+                let s = self.data_start as usize;
+                Ok(b[s + e.start..s + e.end].to_vec())
+            }
+            Source::File(f) => {
+                let mut f = f.lock().expect("not poisoned");
+                let mut out = vec![0u8; e.end - e.start];
+                f.seek(SeekFrom::Start(self.data_start + e.start as u64))
+                    .and_then(|_| f.read_exact(&mut out))
+                    .map_err(|err| LoadError::Safetensors {
+                        path: self.path.clone(),
+                        message: format!("tensor `{name}`: cannot read its bytes ({err})"),
+                    })?;
+                Ok(out)
+            }
+        }
     }
 
     /// Tensor `name` as f32 values, checked against `expected` (row-major, PyTorch layout).
     pub fn values(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, LoadError> {
-        let info = self
-            .metadata
-            .info(name)
+        let e = self
+            .entries
+            .get(name)
             .ok_or_else(|| LoadError::MissingTensor {
                 path: self.path.clone(),
                 name: name.to_string(),
                 expected: expected.to_vec(),
             })?;
-        if info.shape != expected {
+        if e.shape != expected {
             return Err(LoadError::Shape {
                 path: self.path.clone(),
                 name: name.to_string(),
                 expected: expected.to_vec(),
-                found: info.shape.clone(),
+                found: e.shape.clone(),
             });
         }
-        let (start, end) = info.data_offsets;
-        let raw = &self.bytes[8 + self.header_len + start..8 + self.header_len + end];
-        let values: Vec<f32> = match info.dtype {
-            Dtype::F32 => raw
+        let raw = self.raw(name, e)?;
+        let values: Vec<f32> = match e.dtype.as_str() {
+            "F32" => raw
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
-            Dtype::F16 => raw
+            "F16" => raw
                 .chunks_exact(2)
                 .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect(),
-            Dtype::BF16 => raw
+            "BF16" => raw
                 .chunks_exact(2)
                 .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect(),
@@ -123,7 +207,7 @@ impl Weights {
                 return Err(LoadError::Dtype {
                     path: self.path.clone(),
                     name: name.to_string(),
-                    found: format!("{other:?}"),
+                    found: other.to_string(),
                 });
             }
         };
@@ -221,11 +305,62 @@ impl Weights {
     }
 }
 
+/// The JSON header: `{name: {dtype, shape, data_offsets: [start, end]}, "__metadata__": ..}`,
+/// checked against the data section's length.
+fn parse_header(header: &[u8], data_len: u64) -> Result<BTreeMap<String, Entry>, String> {
+    let v: Value =
+        serde_json::from_slice(header).map_err(|e| format!("header is not JSON ({e})"))?;
+    let map = v.as_object().ok_or("header is not a JSON object")?;
+    let mut out = BTreeMap::new();
+    for (name, info) in map {
+        if name == "__metadata__" {
+            continue;
+        }
+        let bad = |what: &str| format!("tensor `{name}`: {what} in the header: {info}");
+        let dtype = info["dtype"].as_str().ok_or_else(|| bad("no dtype"))?;
+        let shape = info["shape"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .map(|d| d.as_u64().map(|d| d as usize))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| bad("no shape"))?;
+        let offsets = info["data_offsets"]
+            .as_array()
+            .filter(|a| a.len() == 2)
+            .and_then(|a| Some((a[0].as_u64()?, a[1].as_u64()?)))
+            .ok_or_else(|| bad("no data_offsets"))?;
+        let width = match dtype {
+            "F64" | "I64" | "U64" => 8,
+            "F32" | "I32" | "U32" => 4,
+            "F16" | "BF16" | "I16" | "U16" => 2,
+            _ => 1,
+        };
+        let bytes = shape.iter().product::<usize>() as u64 * width;
+        if offsets.1 < offsets.0 || offsets.1 - offsets.0 != bytes || offsets.1 > data_len {
+            return Err(bad(&format!(
+                "byte range {offsets:?} does not hold {shape:?} x {dtype} within {data_len} data bytes"
+            )));
+        }
+        out.insert(
+            name.clone(),
+            Entry {
+                dtype: dtype.to_string(),
+                shape,
+                start: offsets.0 as usize,
+                end: offsets.1 as usize,
+            },
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::nn::LinearConfig;
-    use safetensors::tensor::TensorView;
+    use safetensors::tensor::{Dtype, TensorView};
 
     fn file(tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
         let views: Vec<(String, TensorView)> = tensors
@@ -281,5 +416,47 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("x.safetensors: not a safetensors file"), "{e}");
+    }
+
+    #[test]
+    fn file_backed_reads_match_and_bad_files_are_named() {
+        let device = Device::flex();
+        let w = f32_bytes(&[1.0, 2.0, 3.0, 4.0]); // [out 2, in 2, 1, 1]
+        let bytes = file(&[
+            ("a.weight", Dtype::F32, vec![2, 2, 1, 1], w),
+            ("a.bias", Dtype::BF16, vec![2], vec![0, 0, 0x80, 0x3f]), // 0, 1
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        std::fs::write(&path, &bytes).unwrap();
+        let ws = Weights::open(&path, "test weights", &device).unwrap();
+        // Old attention checkpoints store linears as 1x1 convolutions.
+        let mut lin = LinearConfig::new(2, 2).init(&device);
+        ws.linear_or_conv1x1(&mut lin, "a").unwrap();
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 1.0], [1, 2]), &device);
+        let y = lin.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(y, vec![3.0, 8.0]);
+
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        let e = Weights::open(&path, "test weights", &device)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("m.safetensors: not a safetensors file: tensor `a"),
+            "{e}"
+        );
+        let e = Weights::open(
+            &dir.path().join("none.safetensors"),
+            "test weights",
+            &device,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.contains("none.safetensors: cannot read") && e.contains("expected test weights"),
+            "{e}"
+        );
     }
 }
