@@ -12,7 +12,7 @@ pub mod vision;
 
 pub use config::{ClipActivation, ClipConfig, ClipTextConfig, ClipVisionConfig, TowerConfig};
 pub use model::{CLIP_WEIGHTS_FILE, ClipModel, ClipTextEncoder};
-pub use preprocess::{CLIP_MEAN, CLIP_STD, Rgb8, preprocess};
+pub use preprocess::{CLIP_MEAN, CLIP_STD, Rgb8, images_from_tensor, preprocess};
 pub use score::{ClipScorer, ClipScores, HESSEL_PREFIX, HESSEL_WEIGHT};
 pub use text::{ClipTextModel, ClipTextOutput};
 pub use vision::{ClipVisionModel, ClipVisionOutput};

@@ -39,6 +39,31 @@ impl Rgb8 {
     }
 }
 
+/// Generated images `[B, 3, H, W]` in [-1, 1] -> 8-bit RGB, as U-ViT saves its samples:
+/// `(x + 1) / 2` clamped to [0, 1], then torchvision `save_image`'s `floor(255 v + 0.5)`.
+pub fn images_from_tensor(x: Tensor<4>) -> Vec<Rgb8> {
+    let [b, c, h, w] = x.dims();
+    assert_eq!(c, 3, "RGB images expected, got {c} channels");
+    let v = x
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 data");
+    (0..b)
+        .map(|i| {
+            let img = &v[i * 3 * h * w..(i + 1) * 3 * h * w];
+            let mut px = Vec::with_capacity(h * w * 3);
+            for p in 0..h * w {
+                for ch in 0..3 {
+                    let u = ((img[ch * h * w + p] + 1.0) / 2.0).clamp(0.0, 1.0);
+                    px.push((u * 255.0 + 0.5).floor().min(255.0) as u8);
+                }
+            }
+            Rgb8::new(w, h, px)
+        })
+        .collect()
+}
+
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
 fn bicubic(x: f64) -> f64 {
@@ -175,6 +200,20 @@ pub fn preprocess(images: &[Rgb8], size: usize, device: &Device) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tensors_become_bytes_like_save_image() {
+        let device = Device::flex();
+        // pixel (0,0) RGB = -1, 1, 0; pixel (0,1) RGB = 2 (clamped), -3 (clamped), 0.5
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![-1.0f32, 2.0, 1.0, -3.0, 0.0, 0.5], [1, 3, 1, 2]),
+            &device,
+        );
+        let imgs = images_from_tensor(x);
+        assert_eq!((imgs[0].width, imgs[0].height), (2, 1));
+        // 0.5 -> 127.5 + 0.5 -> 128; 0.75 -> 191.25 + 0.5 -> 191
+        assert_eq!(imgs[0].pixels, vec![0, 255, 128, 255, 0, 191]);
+    }
 
     #[test]
     fn shortest_side_truncates_the_long_side() {
