@@ -20,6 +20,11 @@ Writes:
       (bicubic shortest side 56, centre crop 56, CLIP mean/std) of four images
     score_ids [2, 77], score_cos [2], score_hessel [], score_cos100 []: images 0 and 1 against
       two captions prefixed "A photo depicts ", tokenized by the byte tokenizer below
+  clip_text_gelu/{config.json, model.safetensors}, clip_text_gelu.io.safetensors
+                           a text-only variant (text_model.* and text_projection only) with
+                           hidden_act "gelu" and a non-legacy eos_token_id 300, so transformers
+                           pools at the first 300 rather than at the largest id: input_ids,
+                           last_hidden_state, pooled, text_embeds
   clip_param_counts.json   parameter counts of CLIPModel built from the published
                            openai/clip-vit-large-patch14 config (clip_vit_l14/config.json)
 """
@@ -132,6 +137,27 @@ def main():
         io['score_hessel'] = (2.5 * cos.clamp(min=0)).mean().float().reshape(1)
         io['score_cos100'] = (100 * cos.clamp(min=0)).mean().float().reshape(1)
     save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(OUT, 'clip_tiny.io.safetensors'))
+
+    # Variant: exact GELU and first-occurrence pooling (eos_token_id 300, not the largest id).
+    torch.manual_seed(2)
+    gelu_text = dict(TINY_TEXT, hidden_act='gelu', eos_token_id=300)
+    variant = CLIPModel(CLIPConfig(text_config=gelu_text, vision_config=TINY_VISION, projection_dim=PROJ)).eval()
+    randomise(variant)
+    vdir = os.path.join(OUT, 'clip_text_gelu')
+    os.makedirs(vdir, exist_ok=True)
+    variant.config.to_json_file(os.path.join(vdir, 'config.json'))
+    vsd = {k: v.half().contiguous() for k, v in variant.state_dict().items() if k.startswith('text')}
+    save_file(vsd, os.path.join(vdir, 'model.safetensors'), metadata={'format': 'pt'})
+    vids = torch.full((2, 77), END, dtype=torch.long)
+    vids[0, :6] = torch.tensor([START, 400, 300, 450, 12, END])  # first 300 at 2; argmax would be 0
+    vids[1, :4] = torch.tensor([START, 7, 8, END])  # no 300: transformers pools at 0
+    with torch.no_grad():
+        vt = variant.text_model(input_ids=vids)
+        vio = {'input_ids': vids.float(), 'last_hidden_state': vt.last_hidden_state,
+               'pooled': vt.pooler_output, 'text_embeds': variant.text_projection(vt.pooler_output)}
+        assert torch.equal(vt.pooler_output[0], vt.last_hidden_state[0, 2])
+        assert torch.equal(vt.pooler_output[1], vt.last_hidden_state[1, 0])
+    save_file({k: v.contiguous() for k, v in vio.items()}, os.path.join(OUT, 'clip_text_gelu.io.safetensors'))
 
     # The published ViT-L/14 config: what the counts cover.
     big = CLIPConfig.from_json_file(os.path.join(OUT, 'clip_vit_l14', 'config.json'))

@@ -82,6 +82,44 @@ fn text_tower_matches_transformers() {
 }
 
 #[test]
+fn gelu_variant_pools_at_the_first_eos_id() {
+    // hidden_act "gelu", eos_token_id 300: transformers pools at the first 300 (or position 0).
+    let device = Device::flex();
+    let (cfg, text) = ClipModel::load_text(&fixtures().join("clip_text_gelu"), &device).unwrap();
+    assert_eq!(
+        cfg.text.tower.hidden_act,
+        ifvit_encoders::clip::ClipActivation::Gelu
+    );
+    let io = Weights::open(
+        &fixtures().join("clip_text_gelu.io.safetensors"),
+        "fixture",
+        &device,
+    )
+    .unwrap();
+    let ids = ids(&io, "input_ids", 2);
+    assert_eq!(
+        (pool_index(&ids[..77], 300), pool_index(&ids[77..], 300)),
+        (2, 0)
+    );
+    let out = text.forward(&ids, 2, &device);
+    assert_close(
+        "gelu last_hidden_state",
+        out.last_hidden_state,
+        io.tensor("last_hidden_state", [2, 77, 32]).unwrap(),
+    );
+    assert_close(
+        "gelu pooled",
+        out.pooled,
+        io.tensor("pooled", [2, 32]).unwrap(),
+    );
+    assert_close(
+        "gelu text_embeds",
+        out.text_embeds,
+        io.tensor("text_embeds", [2, 24]).unwrap(),
+    );
+}
+
+#[test]
 fn vision_tower_matches_transformers() {
     let device = Device::flex();
     let model = ClipModel::load(&fixtures().join("clip_tiny"), &device).unwrap();
