@@ -4,5 +4,7 @@
 //! Every size comes from the network's own config; nothing is hard-coded to one checkpoint.
 
 pub mod assets;
+pub mod clip;
+pub mod vae;
 
 pub use assets::{Asset, AssetError};
