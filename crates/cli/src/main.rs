@@ -3,6 +3,8 @@
 mod args;
 mod cmd;
 mod device;
+#[cfg(test)]
+mod parse_tests;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
