@@ -34,7 +34,7 @@ use crate::ema::{ema_init, ema_update};
 use crate::error::TrainError;
 use crate::lr::warmup_constant;
 use crate::model::TextToImage;
-use crate::preflight::{check_output_dir, checkpoint_bytes};
+use crate::preflight::{check_output_dir, checkpoint_bytes, checkpoints_to_fit};
 use crate::runlock::RunLock;
 use crate::step::DiffusionInput;
 use crate::weights::{load_module, load_optim, module_bytes, optim_bytes, stable_param_ids};
@@ -218,17 +218,13 @@ pub fn train(
     )?);
     let params = model.num_params();
     let ckpts = CheckpointDir::new(&opts.out_dir);
-    // The peak is `keep + 1` checkpoints (a new one is complete before the oldest goes);
-    // those already on disk count.
     let existing = if opts.resume {
         ckpts.complete_count()
     } else {
         0
     };
-    let new_ckpts = (cfg.train.keep_checkpoints.max(1) + 1)
-        .saturating_sub(existing)
-        .max(1);
-    check_output_dir(&opts.out_dir, checkpoint_bytes(params) * new_ckpts as u64)?;
+    let fit = checkpoints_to_fit(cfg.train.keep_checkpoints, existing);
+    check_output_dir(&opts.out_dir, checkpoint_bytes(params) * fit)?;
     let mut optim = optimizer(&cfg);
 
     let mut state = TrainState {
