@@ -158,7 +158,7 @@ fn the_base_command_lines_parse() {
 #[test]
 fn in_range_values_are_accepted_and_edges_refused() {
     for (args, ok) in [
-        (&SAMPLE[..], ["--guidance", "-5"]),
+        (SAMPLE, ["--guidance", "-5"]),
         (SAMPLE, ["--scale", "64"]),
         (PREVIEW, ["--start", "281474976710656"]),
         (PREPARE, ["--image-size", "8"]),
@@ -170,7 +170,7 @@ fn in_range_values_are_accepted_and_edges_refused() {
         Cli::try_parse_from(&v).unwrap_or_else(|e| panic!("{v:?}: {e}"));
     }
     for (args, bad, range) in [
-        (&SAMPLE[..], ["--scale", "100000"], "1..=64"),
+        (SAMPLE, ["--scale", "100000"], "1..=64"),
         (PREVIEW, ["--cols", "100000"], "0..=64"),
         (
             PREVIEW,

@@ -94,7 +94,7 @@ fn two_trainings_on_one_folder_one_is_refused_and_the_other_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), 100_000);
     let run = dir.path().join("run");
-    let mut first = train_new(&cfg, &run)
+    let first = train_new(&cfg, &run)
         .args(["--stop-at", "30"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

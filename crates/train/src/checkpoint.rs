@@ -317,7 +317,7 @@ impl CheckpointDir {
     }
 
     /// The checkpoint `latest` points at, without any fallback.
-    fn from_latest(&self) -> Result<Checkpoint, String> {
+    fn pointed_at(&self) -> Result<Checkpoint, String> {
         let latest = self.root.join("latest");
         let name = fs::read_to_string(&latest)
             .map_err(|e| format!("{}: cannot read: {e}", latest.display()))?;
@@ -335,7 +335,7 @@ impl CheckpointDir {
     /// corrupt or points at an incomplete folder, the newest complete step folder. The second
     /// value explains a fallback (`None`: `latest` was used).
     pub fn resume_point(&self) -> Result<(Checkpoint, Option<String>), CheckpointError> {
-        let why = match self.from_latest() {
+        let why = match self.pointed_at() {
             Ok(ck) => return Ok((ck, None)),
             Err(why) => why,
         };
