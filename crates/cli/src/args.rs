@@ -42,9 +42,9 @@ fn float_in(s: &str, lo: f64, hi: f64, lo_open: bool) -> Result<f64, String> {
     }
 }
 
-/// `--budget`: a step-budget factor in (0, 1000].
+/// `--budget`: a step-budget factor in [0.001, 1000].
 pub fn budget(s: &str) -> Result<f64, String> {
-    float_in(s, 0.0, 1000.0, true)
+    float_in(s, 0.001, 1000.0, false)
 }
 
 /// `--guidance`: a guidance scale w in [-100, 100] (1 = no guidance).

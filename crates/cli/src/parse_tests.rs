@@ -44,7 +44,7 @@ const PREPARE: &[&str] = &[
 ];
 
 const CASES: &[Case] = &[
-    (TRAIN, "--budget", Some((f64::MIN_POSITIVE, 1000.0))),
+    (TRAIN, "--budget", Some((0.001, 1000.0))),
     (TRAIN, "--stop-at", Some((0.0, 1e9))),
     (TRAIN_FUSION, "--c", Some((0.0, 256.0))),
     (TRAIN_FUSION, "--v", Some((0.0, 256.0))),
@@ -73,7 +73,7 @@ const CASES: &[Case] = &[
         "--c",
         Some((0.0, 256.0)),
     ),
-    (&["ablate"], "--budget", Some((f64::MIN_POSITIVE, 1000.0))),
+    (&["ablate"], "--budget", Some((0.001, 1000.0))),
     (&["bench", "train"], "--dim", Some((1.0, 16384.0))),
     (&["bench", "train"], "--batch", Some((1.0, 4096.0))),
     (&["bench", "train"], "--steps", Some((1.0, 100_000.0))),

@@ -18,7 +18,7 @@ pub struct AblateArgs {
     /// Output folder (default: runs/<config name>). Re-running resumes.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Scale the training budget (steps) of every arm, e.g. 4 for a longer run; (0, 1000].
+    /// Scale the training budget (steps) of every arm, e.g. 4 for a longer run; 0.001 to 1000.
     #[arg(long, value_parser = crate::args::budget)]
     pub budget: Option<f64>,
     /// Write into an --out folder that holds files ifvit did not write.

@@ -32,7 +32,7 @@ pub struct TrainArgs {
     /// Image-only blocks at each end of an intermediate --fusion (0 to 256).
     #[arg(long, requires = "fusion", value_parser = args::count(0..=args::MAX_BLOCKS))]
     pub v: Option<usize>,
-    /// Scale the step budget of a new run, (0, 1000] (e.g. 4 = four times the steps). On
+    /// Scale the step budget of a new run, 0.001 to 1000 (e.g. 4 = four times the steps). On
     /// --resume the run keeps its budget; change it with --extend-to.
     #[arg(long, conflicts_with = "resume", value_parser = args::budget)]
     pub budget: Option<f64>,
