@@ -257,6 +257,8 @@ fn budgets_arms_and_foreign_folders_on_the_command_line() {
     let first_line = e.lines().next().unwrap();
     let key = "image-only blocks";
     assert_eq!(first_line.matches(key).count(), 1, "{e}");
+    // ... and names the run's depth (2, the config's override), not the preset's.
+    assert!(first_line.contains("depth 2"), "{e}");
     // --out holding files ifvit did not write.
     let foreign = dir.path().join("foreign");
     std::fs::create_dir(&foreign).unwrap();

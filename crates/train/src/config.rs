@@ -225,7 +225,9 @@ impl ExperimentConfig {
     /// The backbone config of one arm.
     pub fn uvit(&self, fusion: Fusion) -> Result<UViTConfig, ifvit_uvit::ConfigError> {
         let m = &self.model;
-        let mut c = UViTConfig::preset(&m.preset, fusion)?;
+        // The arm is checked against the final depth (after overrides), not the preset's.
+        let mut c = UViTConfig::preset(&m.preset, Fusion::EarlyConcat)?;
+        c.fusion = fusion;
         match &self.data {
             DataConfig::Shapes(s) => {
                 c.img_size = s.image_size as usize;

@@ -54,6 +54,19 @@ pub struct SampleArgs {
 /// Widest image `--scale` may produce.
 const MAX_SIDE: u64 = 8192;
 
+/// `--scale` may not make an image wider than [`MAX_SIDE`].
+fn check_scale(img_size: usize, scale: u32) -> Result<()> {
+    let side = img_size as u64 * scale as u64;
+    if side > MAX_SIDE {
+        bail!(
+            "--scale {scale}: the {img_size}-pixel images would become {side} pixels wide; the \
+             most is {MAX_SIDE}, so use --scale {} or less",
+            (MAX_SIDE / img_size.max(1) as u64).max(1)
+        );
+    }
+    Ok(())
+}
+
 fn read_prompts(path: &Path) -> Result<Vec<String>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("--prompts {}", path.display()))?;
@@ -87,16 +100,7 @@ pub fn run(args: &SampleArgs, device: &Device) -> Result<()> {
     let cfg = &run.config;
     let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
     let ucfg = cfg.uvit(cfg.arms[0])?;
-    let side = ucfg.img_size as u64 * args.scale as u64;
-    if side > MAX_SIDE {
-        bail!(
-            "--scale {}: the {}-pixel images would become {side} pixels wide; the most is \
-             {MAX_SIDE}, so use --scale {} or less",
-            args.scale,
-            ucfg.img_size,
-            (MAX_SIDE / ucfg.img_size.max(1) as u64).max(1)
-        );
-    }
+    check_scale(ucfg.img_size, args.scale)?;
     let settings = SampleSettings {
         schedule,
         prediction: cfg.diffusion.prediction,
@@ -148,4 +152,20 @@ pub fn run(args: &SampleArgs, device: &Device) -> Result<()> {
         println!("{} (+ {} images)", args.out.display(), images.len());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_is_bounded_by_the_output_width() {
+        check_scale(16, 64).unwrap();
+        check_scale(256, 32).unwrap();
+        let e = check_scale(256, 64).unwrap_err().to_string();
+        assert!(
+            e.contains("--scale 64") && e.contains("16384") && e.contains("--scale 32 or less"),
+            "{e}"
+        );
+    }
 }
