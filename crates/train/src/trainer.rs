@@ -237,17 +237,7 @@ pub fn train(
     };
     let mut ema;
     if opts.resume {
-        let (ck, note) = ckpts.resume_point()?;
-        if let Some(note) = note {
-            progress.note(&note);
-        }
-        let load = |what: &str, e: burn::store::RecordError| {
-            TrainError::Checkpoint(io_err(&ck.dir.join(what), e))
-        };
-        model = load_module(model, ck.read("model.bpk")?).map_err(|e| load("model.bpk", e))?;
-        optim = load_optim(optim, ck.read("optim.bpk")?).map_err(|e| load("optim.bpk", e))?;
-        ema = load_module(ema_init(&model), ck.read("ema.bpk")?).map_err(|e| load("ema.bpk", e))?;
-        state = ck.state.clone();
+        (model, ema, optim, state) = restore(&ckpts, model, optim, progress)?;
         if let Some(to) = opts.extend_to {
             extend_budget(&mut cfg, &mut state, to, &opts.out_dir)?;
         }
@@ -440,6 +430,28 @@ fn save(
         Ok(())
     })?;
     Ok(())
+}
+
+/// Loads model, EMA, optimizer state and training state from the checkpoint to resume
+/// from (falling back past a broken `latest`, and telling `progress` so), each file verified
+/// against its recorded checksum.
+fn restore(
+    ckpts: &CheckpointDir,
+    model: TextToImage,
+    optim: ModuleOptimizer,
+    progress: &mut dyn TrainProgress,
+) -> Result<(TextToImage, TextToImage, ModuleOptimizer, TrainState), TrainError> {
+    let (ck, note) = ckpts.resume_point()?;
+    if let Some(note) = note {
+        progress.note(&note);
+    }
+    let load = |what: &str, e: burn::store::RecordError| {
+        TrainError::Checkpoint(io_err(&ck.dir.join(what), e))
+    };
+    let model = load_module(model, ck.read("model.bpk")?).map_err(|e| load("model.bpk", e))?;
+    let optim = load_optim(optim, ck.read("optim.bpk")?).map_err(|e| load("optim.bpk", e))?;
+    let ema = load_module(ema_init(&model), ck.read("ema.bpk")?).map_err(|e| load("ema.bpk", e))?;
+    Ok((model, ema, optim, ck.state))
 }
 
 /// `--extend-to`: sets the run's step budget to `to` and records the change.
