@@ -5,7 +5,8 @@
 //! RUN/checkpoints/latest          "step-00000500"
 //! ```
 //! A checkpoint is first written to `.step-00000500.tmp/`, then renamed into place, and only
-//! then does `latest` (itself written to a temp file and renamed) point at it. A crash or
+//! then does `latest` (itself written to a temp file and renamed) point at it. Files and
+//! the folders they are renamed into are fsynced. A crash or
 //! Ctrl-C at any moment leaves the previous checkpoint intact; stray `.tmp` folders are
 //! removed on the next write. `state.json` records the SHA-256 of every file of its step
 //! (`"files"`), checked when the file is read back ([`Checkpoint::read`]). When `latest` is
@@ -183,7 +184,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     let mut f = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
     f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
     f.sync_all().map_err(|e| io_err(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+    fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+    sync_parent(path)
+}
+
+/// Flushes the folder holding `path`, so that a rename into it survives a power loss.
+fn sync_parent(path: &Path) -> Result<(), CheckpointError> {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err(dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Writes the files of one step into its temporary folder, recording their checksums.
@@ -258,6 +273,7 @@ impl CheckpointDir {
             fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         }
         fs::rename(&tmp, &dir).map_err(|e| io_err(&dir, e))?;
+        sync_parent(&dir)?;
         write_atomic(&self.root.join("latest"), name.as_bytes())?;
         self.prune(keep.max(1), &name)?;
         Ok(Checkpoint {
