@@ -288,6 +288,7 @@ pub fn ablate(
             out_dir: run_dir.clone(),
             fusion,
             resume: done > 0,
+            extend_to: None,
             stop_at: None,
             interrupt: interrupt.clone(),
             extra_devices: vec![],
