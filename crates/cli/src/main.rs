@@ -1,7 +1,10 @@
 //! `ifvit`: text-to-image diffusion on U-shaped ViTs, for studying where text is fused.
 
+mod args;
 mod cmd;
 mod device;
+#[cfg(test)]
+mod parse_tests;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -72,10 +75,34 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+    let result = run(cli);
+    if let Err(e) = &result {
+        eprintln!("error: {}", report(e));
+    }
+    // Stopped by SIGINT/SIGTERM (after saving): 128 + signal, as a shell reports it.
+    if let Some(sig) = ifvit_train::signals::received() {
+        std::process::exit(ifvit_train::signals::exit_code(sig));
+    }
+    if result.is_err() {
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, each said once: library errors often include their source's
+/// text in their own (`model config: {0}`), which `{:#}` would print a second time.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<()> {

@@ -10,12 +10,14 @@
 pub mod assets;
 pub mod autoencoder;
 pub mod bert;
+pub mod clip;
 pub mod error;
 pub mod image;
 pub mod learned_text;
 pub mod pixel;
 pub mod prepare;
 pub mod text;
+pub mod vae;
 pub mod weights;
 
 pub use assets::{Asset, AssetError};

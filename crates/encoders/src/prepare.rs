@@ -117,7 +117,10 @@ pub fn prepare_coco(
     let num_shards = planned.div_ceil(options.shard_size);
     let manifest_path = out_dir.join(MANIFEST_FILE);
     let mut manifest = if manifest_path.exists() {
-        let m = Manifest::load(&manifest_path)?;
+        let mut m = Manifest::load(&manifest_path)?;
+        // `on_bad` may change between sessions (an `error` stop followed by `--on-bad skip`,
+        // as the error suggests): finished shards stay valid either way.
+        m.settings.on_bad = settings.on_bad;
         let diff = settings.differences(&m.settings);
         if !diff.is_empty() {
             return Err(CacheError::SettingsChanged {

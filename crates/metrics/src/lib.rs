@@ -1,11 +1,14 @@
 //! ifvit-metrics: evaluation.
 //!
 //! * [`shapes`]: the exact alignment scorer of the built-in `shapes` data set;
-//! * [`grid`]: captioned image grids (data previews, sample sheets).
+//! * [`grid`]: captioned image grids (data previews, sample sheets);
+//! * [`stats`]: binomial intervals, paired comparisons, spread over seeds.
 
 mod font;
 pub mod grid;
 pub mod shapes;
+pub mod stats;
 
 pub use grid::{GridStyle, caption_grid, caption_grid_with};
 pub use shapes::{AlignmentReport, AlignmentScore, ShapesScorer};
+pub use stats::{Paired, Proportion, Spread};

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
 use burn::tensor::Device;
 use ifvit_data::tokenizer::word::WordTokenizer;
 
@@ -12,6 +11,7 @@ use crate::data::{fashion_vocabulary, text_side};
 use crate::error::TrainError;
 use crate::model::TextToImage;
 use crate::text::TextSide;
+use crate::weights::load_module;
 
 /// A model ready to sample, with what it was trained with.
 pub struct LoadedRun {
@@ -52,19 +52,7 @@ pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, Tr
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_else(|| path.to_path_buf());
-        let bytes = std::fs::read(path.join("state.json"))
-            .map_err(|e| io_err(&path.join("state.json"), e))?;
-        let state = serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt {
-            path: path.join("state.json"),
-            message: e.to_string(),
-        })?;
-        (
-            run,
-            Checkpoint {
-                dir: path.to_path_buf(),
-                state,
-            },
-        )
+        (run, Checkpoint::open(path)?)
     } else {
         return Err(TrainError::Checkpoint(CheckpointError::NoCheckpoint {
             dir: path.to_path_buf(),
@@ -81,10 +69,9 @@ pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, Tr
         )?)),
     };
     let model = TextToImage::new(&ucfg, text.vocab_size(), device)?;
-    let file = if ema { ck.ema_path() } else { ck.model_path() };
-    let model = model
-        .try_load_file(&file)
-        .map_err(|e| TrainError::Checkpoint(io_err(&file, e)))?;
+    let name = if ema { "ema.bpk" } else { "model.bpk" };
+    let model = load_module(model, ck.read(name)?)
+        .map_err(|e| TrainError::Checkpoint(io_err(&ck.dir.join(name), e)))?;
     Ok(LoadedRun {
         config,
         model,

@@ -43,6 +43,7 @@ fn opts(dir: &Path, cfg: &ifvit_train::ExperimentConfig) -> TrainOptions {
         stop_at: None,
         interrupt: None,
         extra_devices: vec![],
+        extend_to: None,
     }
 }
 

@@ -19,6 +19,7 @@ fn opts(dir: &Path, cfg: &ifvit_train::ExperimentConfig) -> TrainOptions {
         out_dir: dir.to_path_buf(),
         fusion: cfg.arms[0],
         resume: false,
+        extend_to: None,
         stop_at: None,
         interrupt: None,
         extra_devices: vec![],

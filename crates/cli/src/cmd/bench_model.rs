@@ -13,10 +13,10 @@ pub struct BenchModelArgs {
     #[arg(long, default_value = "early-concat")]
     pub fusion: String,
     /// Text-only blocks of an intermediate strategy (default 3).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::count(0..=crate::args::MAX_BLOCKS))]
     pub c: Option<usize>,
     /// Image-only blocks at each end of an intermediate strategy (default 3).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::count(0..=crate::args::MAX_BLOCKS))]
     pub v: Option<usize>,
 }
 
