@@ -12,6 +12,7 @@ use ifvit_data::tokenizer::TextTokenizer;
 use ifvit_data::tokenizer::clip::Overflow;
 use ifvit_data::tokenizer::word::WordTokenizer;
 use ifvit_encoders::assets::{self, Asset};
+use ifvit_encoders::clip::ClipTextEncoder;
 use ifvit_encoders::{BertTextEncoder, TextEncoder};
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +34,8 @@ pub enum TextEncoderConfig {
     MiniLm,
     /// Frozen token features of any BERT sentence-transformers directory.
     Bert { dir: PathBuf },
-    /// Frozen CLIP text tower (`last_hidden_state`) from an `openai/clip-vit-*` directory.
+    /// Frozen CLIP text tower (`last_hidden_state`, 77 tokens) from an `openai/clip-vit-*`
+    /// directory.
     Clip { dir: PathBuf },
 }
 
@@ -90,11 +92,20 @@ impl TextEncoderConfig {
                 bert(&dir)
             }
             TextEncoderConfig::Bert { dir } => bert(dir),
-            TextEncoderConfig::Clip { dir } => Err(TrainError::Data(format!(
-                "text_encoder Clip {{ dir: {} }}: the CLIP text tower is not in this build yet \
-                 (issue 9, item 3); use MiniLm, Bert {{ dir }} or Learned",
-                dir.display()
-            ))),
+            TextEncoderConfig::Clip { dir } => {
+                let enc = ClipTextEncoder::load(dir, device)
+                    .map_err(|e| TrainError::Data(format!("text_encoder: {e}")))?;
+                if enc.context_length() != context_length {
+                    return Err(TrainError::Data(format!(
+                        "text_encoder Clip(dir: {}) gives {} tokens per caption but the model \
+                         has {context_length}; set model.num_text_tokens: Some({})",
+                        dir.display(),
+                        enc.context_length(),
+                        enc.context_length()
+                    )));
+                }
+                Ok(Some(Box::new(enc)))
+            }
         }
     }
 }
@@ -272,13 +283,15 @@ mod tests {
     }
 
     #[test]
-    fn clip_is_refused_by_name_and_minilm_has_a_known_width() {
-        let e = TextEncoderConfig::Clip { dir: "clip".into() }
-            .load(8, &Device::flex())
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("CLIP") && e.contains("clip"), "{e}");
+    fn a_missing_clip_directory_is_named_and_minilm_has_a_known_width() {
+        let e = TextEncoderConfig::Clip {
+            dir: "no-such-clip".into(),
+        }
+        .load(77, &Device::flex())
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("no-such-clip"), "{e}");
         assert_eq!(TextEncoderConfig::MiniLm.known_dim(), Some(384));
         assert!(TextEncoderConfig::default().is_learned());
     }

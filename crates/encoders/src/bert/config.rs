@@ -51,16 +51,16 @@ fn default_model_type() -> String {
 impl BertConfig {
     /// Reads and checks `path` (a `config.json`).
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(LoadError::io(path))?;
+        let text =
+            std::fs::read_to_string(path).map_err(LoadError::io(path, "a BERT config.json"))?;
         Self::parse(&text, path)
     }
 
     /// Parses the JSON text of a `config.json`; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, LoadError> {
-        let cfg: Self = serde_json::from_str(text).map_err(|e| LoadError::Parse {
+        let cfg: Self = serde_json::from_str(text).map_err(|e| LoadError::Json {
             path: path.to_path_buf(),
-            format: "BERT config.json".into(),
-            message: e.to_string(),
+            message: format!("as a BERT config: {e}"),
         })?;
         cfg.check(path)?;
         Ok(cfg)

@@ -63,11 +63,13 @@ fn check_pooling(dir: &Path) -> Result<(), LoadError> {
     if !path.is_file() {
         return Ok(());
     }
-    let text = std::fs::read_to_string(&path).map_err(LoadError::io(&path))?;
-    let p: Pooling = serde_json::from_str(&text).map_err(|e| LoadError::Parse {
+    let text = std::fs::read_to_string(&path).map_err(LoadError::io(
+        &path,
+        "a sentence-transformers pooling config",
+    ))?;
+    let p: Pooling = serde_json::from_str(&text).map_err(|e| LoadError::Json {
         path: path.clone(),
-        format: "sentence-transformers pooling config".into(),
-        message: e.to_string(),
+        message: format!("as a sentence-transformers pooling config: {e}"),
     })?;
     let modes = [
         ("pooling_mode_cls_token", p.pooling_mode_cls_token),
@@ -136,7 +138,7 @@ impl BertTextEncoder {
                 found: cfg.vocab_size.to_string(),
             });
         }
-        let weights = Weights::open(&weights_path)?;
+        let weights = Weights::open(&weights_path, "BERT weights (model.safetensors)", device)?;
         let model = BertModel::load(&cfg, &weights, device)?;
         let dir_name = dir
             .canonicalize()

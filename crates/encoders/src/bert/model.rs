@@ -4,7 +4,7 @@
 //! `h = LN(x + Wo · softmax(q kᵀ / √d_h + mask) v)`, `out = LN(h + W2 · gelu(W1 h))`.
 
 use burn::module::Module;
-use burn::nn::{Embedding, LayerNorm, Linear};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor};
 
@@ -73,53 +73,45 @@ impl BertModel {
         } else {
             ""
         };
-        let (d, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
+        let (d, f, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
+        // Layers sized by the config, then filled (shapes checked against the file).
+        let embedding = |n: usize, name: &str| -> Result<Embedding, LoadError> {
+            let mut e = EmbeddingConfig::new(n, d).init(device);
+            w.embedding(&mut e, name)?;
+            Ok(e)
+        };
+        let linear = |d_in: usize, d_out: usize, name: &str| -> Result<Linear, LoadError> {
+            let mut l = LinearConfig::new(d_in, d_out).init(device);
+            w.linear(&mut l, name)?;
+            Ok(l)
+        };
+        let norm = |name: &str| -> Result<LayerNorm, LoadError> {
+            let mut n = LayerNormConfig::new(d).with_epsilon(eps).init(device);
+            w.layer_norm(&mut n, name)?;
+            Ok(n)
+        };
         let e = format!("{p}embeddings");
         let embeddings = BertEmbeddings {
-            word: w.embedding(
-                &format!("{e}.word_embeddings.weight"),
-                cfg.vocab_size,
-                d,
-                device,
-            )?,
-            position: w.embedding(
-                &format!("{e}.position_embeddings.weight"),
+            word: embedding(cfg.vocab_size, &format!("{e}.word_embeddings"))?,
+            position: embedding(
                 cfg.max_position_embeddings,
-                d,
-                device,
+                &format!("{e}.position_embeddings"),
             )?,
-            token_type: w.embedding(
-                &format!("{e}.token_type_embeddings.weight"),
-                cfg.type_vocab_size,
-                d,
-                device,
-            )?,
-            norm: w.layer_norm(&format!("{e}.LayerNorm"), d, eps, device)?,
+            token_type: embedding(cfg.type_vocab_size, &format!("{e}.token_type_embeddings"))?,
+            norm: norm(&format!("{e}.LayerNorm"))?,
         };
-        let f = cfg.intermediate_size;
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| {
                 let l = format!("{p}encoder.layer.{i}");
                 Ok(BertLayer {
-                    query: w.linear(&format!("{l}.attention.self.query"), d, d, true, device)?,
-                    key: w.linear(&format!("{l}.attention.self.key"), d, d, true, device)?,
-                    value: w.linear(&format!("{l}.attention.self.value"), d, d, true, device)?,
-                    attn_out: w.linear(
-                        &format!("{l}.attention.output.dense"),
-                        d,
-                        d,
-                        true,
-                        device,
-                    )?,
-                    attn_norm: w.layer_norm(
-                        &format!("{l}.attention.output.LayerNorm"),
-                        d,
-                        eps,
-                        device,
-                    )?,
-                    ff_in: w.linear(&format!("{l}.intermediate.dense"), d, f, true, device)?,
-                    ff_out: w.linear(&format!("{l}.output.dense"), f, d, true, device)?,
-                    ff_norm: w.layer_norm(&format!("{l}.output.LayerNorm"), d, eps, device)?,
+                    query: linear(d, d, &format!("{l}.attention.self.query"))?,
+                    key: linear(d, d, &format!("{l}.attention.self.key"))?,
+                    value: linear(d, d, &format!("{l}.attention.self.value"))?,
+                    attn_out: linear(d, d, &format!("{l}.attention.output.dense"))?,
+                    attn_norm: norm(&format!("{l}.attention.output.LayerNorm"))?,
+                    ff_in: linear(d, f, &format!("{l}.intermediate.dense"))?,
+                    ff_out: linear(f, d, &format!("{l}.output.dense"))?,
+                    ff_norm: norm(&format!("{l}.output.LayerNorm"))?,
                     num_heads: cfg.num_attention_heads,
                 })
             })

@@ -13,7 +13,7 @@ use crate::text::{TextEncoder, TextFeatures, full_mask};
 use super::config::ClipConfig;
 use super::text::{ClipTextModel, ClipTextOutput};
 use super::vision::ClipVisionModel;
-use crate::vae::{LoadError, Weights};
+use crate::{LoadError, Weights};
 
 /// The weights file of a transformers model directory.
 pub const CLIP_WEIGHTS_FILE: &str = "model.safetensors";

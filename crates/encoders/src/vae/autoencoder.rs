@@ -11,8 +11,8 @@ use burn::tensor::{Device, Tensor};
 use super::config::VaeConfig;
 use super::decoder::VaeDecoder;
 use super::encoder::VaeEncoder;
-use super::error::LoadError;
-use super::weights::Weights;
+use crate::error::LoadError;
+use crate::weights::Weights;
 
 /// The weights file of a diffusers model directory.
 pub const VAE_WEIGHTS_FILE: &str = "diffusion_pytorch_model.safetensors";
