@@ -1,19 +1,12 @@
-//! Named tensors in PyTorch layout: the bridge to `state_dict`s saved as safetensors.
+//! Named f32 tensors read from and written to safetensors files: test fixtures, the
+//! inputs/outputs of `ifvit forward`, layout conversion of checkpoints.
 //!
-//! A [`StateDict`] maps PyTorch parameter names (`in_blocks.0.attn.qkv.weight`) to f32
-//! tensors in PyTorch's layout. Layers implement [`PtState`] to move their parameters in
-//! and out of it, converting layouts where burn differs (a `Linear` weight is `[out, in]`
-//! in PyTorch and `[in, out]` in burn; `LayerNorm` weight/bias are burn's gamma/beta).
-//!
-//! Loading is strict: a missing tensor, a shape mismatch, or a tensor the model does not
-//! use is an error that names the tensor, the file and the expected value.
+//! Model parameters do not go through here: modules load and save them with burn's own
+//! store (`ifvit_uvit::checkpoint`), so a new module needs no hand-written mirror.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use burn::module::Param;
-use burn::nn::conv::Conv2d;
-use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
@@ -230,104 +223,4 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
             .collect(),
         _ => return None,
     })
-}
-
-/// Joins a module prefix and a parameter name with a dot.
-pub fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
-    }
-}
-
-/// A module whose parameters can be moved to/from a [`StateDict`] under PyTorch names.
-pub trait PtState: Sized {
-    /// Replaces this module's parameters with the tensors under `prefix`.
-    fn load_state(self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError>;
-    /// Writes this module's parameters under `prefix`.
-    fn save_state(&self, sd: &mut StateDict, prefix: &str);
-}
-
-impl PtState for Linear {
-    fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
-        let [d_in, d_out] = self.weight.lazy_shape().dims();
-        let device = self.weight.lazy_device();
-        // PyTorch stores [out, in]; burn computes x @ W with W [in, out].
-        let w: Tensor<2> = sd.take(&join(prefix, "weight"), [d_out, d_in], &device)?;
-        self.weight = Param::from_tensor(w.transpose());
-        if self.bias.is_some() {
-            self.bias = Some(Param::from_tensor(sd.take(
-                &join(prefix, "bias"),
-                [d_out],
-                &device,
-            )?));
-        }
-        Ok(self)
-    }
-
-    fn save_state(&self, sd: &mut StateDict, prefix: &str) {
-        sd.put(&join(prefix, "weight"), self.weight.val().transpose());
-        if let Some(b) = &self.bias {
-            sd.put(&join(prefix, "bias"), b.val());
-        }
-    }
-}
-
-impl PtState for LayerNorm {
-    fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
-        let [d] = self.gamma.lazy_shape().dims();
-        let device = self.gamma.lazy_device();
-        self.gamma = Param::from_tensor(sd.take(&join(prefix, "weight"), [d], &device)?);
-        if self.beta.is_some() {
-            self.beta = Some(Param::from_tensor(sd.take(
-                &join(prefix, "bias"),
-                [d],
-                &device,
-            )?));
-        }
-        Ok(self)
-    }
-
-    fn save_state(&self, sd: &mut StateDict, prefix: &str) {
-        sd.put(&join(prefix, "weight"), self.gamma.val());
-        if let Some(b) = &self.beta {
-            sd.put(&join(prefix, "bias"), b.val());
-        }
-    }
-}
-
-impl PtState for Conv2d {
-    fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
-        let shape: [usize; 4] = self.weight.lazy_shape().dims();
-        let device = self.weight.lazy_device();
-        // Same [out, in/groups, kh, kw] layout in both frameworks.
-        self.weight = Param::from_tensor(sd.take(&join(prefix, "weight"), shape, &device)?);
-        if self.bias.is_some() {
-            self.bias = Some(Param::from_tensor(sd.take(
-                &join(prefix, "bias"),
-                [shape[0]],
-                &device,
-            )?));
-        }
-        Ok(self)
-    }
-
-    fn save_state(&self, sd: &mut StateDict, prefix: &str) {
-        sd.put(&join(prefix, "weight"), self.weight.val());
-        if let Some(b) = &self.bias {
-            sd.put(&join(prefix, "bias"), b.val());
-        }
-    }
-}
-
-/// A bare parameter tensor (e.g. `pos_embed`), same layout in both frameworks.
-pub fn load_param<const D: usize>(
-    p: Param<Tensor<D>>,
-    sd: &mut StateDict,
-    name: &str,
-) -> Result<Param<Tensor<D>>, StateError> {
-    let shape: [usize; D] = p.lazy_shape().dims();
-    let device = p.lazy_device();
-    Ok(Param::from_tensor(sd.take(name, shape, &device)?))
 }
