@@ -27,7 +27,8 @@ use crate::strategies::{
     Concat, CrossAttn, CrossBlock, MmditBlock, MmditJoint, PixArtBlock, PixArtCrossAttn,
 };
 use crate::strategy::{
-    DEFAULT_C, DEFAULT_V, FusionError, FusionStrategy, JointBlock, JointCost, Placement, TokenGroup,
+    DEFAULT_C, DEFAULT_V, FusionError, FusionStrategy, JointBlock, JointCost, JointSlot, Placement,
+    TokenGroup,
 };
 use crate::stream::Streams;
 
@@ -232,17 +233,23 @@ impl FusionStrategy for Fusion {
         with_strategy!(self, s => s.token_order())
     }
 
-    fn joint_block(&self, dims: BlockDims, skip: bool, device: &Device) -> FusionBlock {
+    fn joint_block(&self, dims: BlockDims, slot: JointSlot, device: &Device) -> FusionBlock {
         match self.builtin() {
-            Builtin::Concat(s) => FusionBlock::Concat(s.joint_block(dims, skip, device)),
-            Builtin::CrossAttn(s) => FusionBlock::CrossAttn(s.joint_block(dims, skip, device)),
-            Builtin::PixArt(s) => FusionBlock::PixArt(s.joint_block(dims, skip, device)),
-            Builtin::Mmdit(s) => FusionBlock::Mmdit(s.joint_block(dims, skip, device)),
+            Builtin::Concat(s) => FusionBlock::Concat(s.joint_block(dims, slot, device)),
+            Builtin::CrossAttn(s) => FusionBlock::CrossAttn(s.joint_block(dims, slot, device)),
+            Builtin::PixArt(s) => FusionBlock::PixArt(s.joint_block(dims, slot, device)),
+            Builtin::Mmdit(s) => FusionBlock::Mmdit(s.joint_block(dims, slot, device)),
         }
     }
 
-    fn joint_cost(&self, dims: BlockDims, n_image: usize, n_text: usize, skip: bool) -> JointCost {
-        with_strategy!(self, s => s.joint_cost(dims, n_image, n_text, skip))
+    fn joint_cost(
+        &self,
+        dims: BlockDims,
+        n_image: usize,
+        n_text: usize,
+        slot: JointSlot,
+    ) -> JointCost {
+        with_strategy!(self, s => s.joint_cost(dims, n_image, n_text, slot))
     }
 }
 

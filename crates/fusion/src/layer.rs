@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::block::BlockDims;
-use crate::strategy::{FusionStrategy, JointBlock};
+use crate::strategy::{FusionStrategy, JointBlock, JointSlot};
 use crate::stream::Streams;
 
 /// One block that fuses text into image tokens the way its strategy does.
@@ -39,7 +39,7 @@ impl<J: JointBlock> FusionLayer<J> {
             qkv_bias: false,
         };
         Self {
-            block: strategy.joint_block(dims, false, device),
+            block: strategy.joint_block(dims, JointSlot::default(), device),
         }
     }
 

@@ -31,7 +31,7 @@ pub use fusion::{Fusion, FusionBlock};
 pub use layer::FusionLayer;
 pub use strategies::{Concat, CrossAttn, MmditJoint, PixArtCrossAttn};
 pub use strategy::{
-    DEFAULT_C, DEFAULT_V, FusionError, FusionStrategy, JointBlock, JointCost, Placement, Plan,
-    Role, TokenGroup,
+    DEFAULT_C, DEFAULT_V, FusionError, FusionStrategy, JointBlock, JointCost, JointSlot, Placement,
+    Plan, Role, TokenGroup,
 };
 pub use stream::Streams;

@@ -51,13 +51,28 @@ pub trait FusionStrategy: Clone + core::fmt::Debug + Send + Sync + 'static {
         [TokenGroup::Image, TokenGroup::Time, TokenGroup::Text]
     }
 
-    /// A freshly initialised joint block; `skip` when it is an out-block of the U (it then
-    /// receives the matching in-block's streams).
-    fn joint_block(&self, dims: BlockDims, skip: bool, device: &Device) -> Self::Block;
+    /// A freshly initialised joint block for `slot`.
+    fn joint_block(&self, dims: BlockDims, slot: JointSlot, device: &Device) -> Self::Block;
 
-    /// Parameters and forward MACs of one joint block that sees `n_image` image(+time)
-    /// tokens and `n_text` text tokens. Tests check `params` against the module.
-    fn joint_cost(&self, dims: BlockDims, n_image: usize, n_text: usize, skip: bool) -> JointCost;
+    /// Parameters and forward MACs of one joint block in `slot` that sees `n_image`
+    /// image(+time) tokens and `n_text` text tokens. Tests check `params` against the module.
+    fn joint_cost(
+        &self,
+        dims: BlockDims,
+        n_image: usize,
+        n_text: usize,
+        slot: JointSlot,
+    ) -> JointCost;
+}
+
+/// Where a joint block sits in the U.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct JointSlot {
+    /// An out-block of the U: it receives the matching in-block's streams as its skip.
+    pub skip: bool,
+    /// The last joint block: its text output is never used (SD3's `context_pre_only`), so a
+    /// strategy that updates text may leave that part out.
+    pub last: bool,
 }
 
 /// The module of a joint block: one step of the image and text streams.
@@ -189,6 +204,15 @@ impl Placement {
 }
 
 impl Plan {
+    /// Index (in execution order, text blocks not counted) of the last joint block.
+    pub fn last_joint(&self) -> Option<usize> {
+        self.roles()
+            .enumerate()
+            .filter(|(_, r)| *r == Role::Joint)
+            .map(|(i, _)| i)
+            .last()
+    }
+
     /// All roles in execution order: in-blocks, mid, out-blocks.
     pub fn roles(&self) -> impl Iterator<Item = Role> + '_ {
         self.in_roles

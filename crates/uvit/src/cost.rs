@@ -9,7 +9,7 @@
 //! 0.05% if `context_embed` (the 768->512 text projection, 0.030 GMACs) is left out, which
 //! is apparently what their counter did; we count it because the model computes it.
 
-use ifvit_fusion::{Block, FusionStrategy, JointCost, Role};
+use ifvit_fusion::{Block, FusionStrategy, JointCost, JointSlot, Role};
 
 use crate::config::UViTConfig;
 
@@ -89,7 +89,10 @@ fn block_costs<S: FusionStrategy>(cfg: &UViTConfig<S>) -> Vec<BlockCost> {
     let dims = cfg.block_dims();
     let ni = cfg.num_image_stream_tokens();
     let nt = cfg.num_text_tokens;
-    let block = |name: String, role: Role, skip: bool| match role {
+    let last = plan.last_joint();
+    let n_in = plan.in_roles.len();
+    // `i`: index in execution order (in-blocks, mid, out-blocks).
+    let block = |i: usize, name: String, role: Role, skip: bool| match role {
         Role::ImageOnly => self_block(name, "image", dims, ni, skip),
         Role::Joint => {
             let JointCost {
@@ -99,7 +102,15 @@ fn block_costs<S: FusionStrategy>(cfg: &UViTConfig<S>) -> Vec<BlockCost> {
                 linear_macs,
                 attn_macs,
                 params,
-            } = cfg.fusion.joint_cost(dims, ni, nt, skip);
+            } = cfg.fusion.joint_cost(
+                dims,
+                ni,
+                nt,
+                JointSlot {
+                    skip,
+                    last: Some(i) == last,
+                },
+            );
             BlockCost {
                 name,
                 role: label,
@@ -118,14 +129,14 @@ fn block_costs<S: FusionStrategy>(cfg: &UViTConfig<S>) -> Vec<BlockCost> {
         plan.in_roles
             .iter()
             .enumerate()
-            .map(|(i, &r)| block(format!("in.{i}"), r, false)),
+            .map(|(i, &r)| block(i, format!("in.{i}"), r, false)),
     );
-    blocks.push(block("mid".into(), plan.mid_role, false));
+    blocks.push(block(n_in, "mid".into(), plan.mid_role, false));
     blocks.extend(
         plan.out_roles
             .iter()
             .enumerate()
-            .map(|(i, &r)| block(format!("out.{i}"), r, true)),
+            .map(|(i, &r)| block(n_in + 1 + i, format!("out.{i}"), r, true)),
     );
     blocks
 }

@@ -16,7 +16,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{LayerNorm, Linear, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 use ifvit_fusion::init::{INIT_STD, layer_norm, linear, trunc_normal};
-use ifvit_fusion::{Block, Fusion, FusionStrategy, JointBlock, Plan, Role, Streams};
+use ifvit_fusion::{Block, Fusion, FusionStrategy, JointBlock, JointSlot, Plan, Role, Streams};
 
 use crate::config::{ConfigError, UViTConfig};
 use crate::embed::{PatchEmbed, timestep_embedding, unpatchify};
@@ -73,10 +73,19 @@ impl<S: FusionStrategy> UViT<S> {
         config.validate()?;
         let plan = config.fusion.plan(config.depth)?;
         let dims = config.block_dims();
-        let block = |role: Role, skip: bool| match role {
+        let last = plan.last_joint();
+        // `i`: index in execution order (in-blocks, mid, out-blocks).
+        let block = |i: usize, role: Role, skip: bool| match role {
             Role::ImageOnly => UBlock::Image(Block::new(dims, skip, device)),
-            Role::Joint => UBlock::Joint(config.fusion.joint_block(dims, skip, device)),
+            Role::Joint => {
+                let slot = JointSlot {
+                    skip,
+                    last: Some(i) == last,
+                };
+                UBlock::Joint(config.fusion.joint_block(dims, slot, device))
+            }
         };
+        let n_in = plan.in_roles.len();
         let (d, c) = (config.embed_dim, config.in_chans);
         Ok(Self {
             patch_embed: PatchEmbed::new(c, d, config.patch_size, device),
@@ -85,9 +94,13 @@ impl<S: FusionStrategy> UViT<S> {
             text_blocks: (0..plan.text_blocks)
                 .map(|_| Block::new(dims, false, device))
                 .collect(),
-            in_blocks: plan.in_roles.iter().map(|&r| block(r, false)).collect(),
-            mid_block: block(plan.mid_role, false),
-            out_blocks: plan.out_roles.iter().map(|&r| block(r, true)).collect(),
+            in_blocks: (plan.in_roles.iter().enumerate())
+                .map(|(i, &r)| block(i, r, false))
+                .collect(),
+            mid_block: block(n_in, plan.mid_role, false),
+            out_blocks: (plan.out_roles.iter().enumerate())
+                .map(|(i, &r)| block(n_in + 1 + i, r, true))
+                .collect(),
             norm: layer_norm(d, device),
             decoder_pred: linear(d, config.patch_dim(), true, device),
             final_layer: config.conv_head.then(|| {

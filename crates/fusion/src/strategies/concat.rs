@@ -8,7 +8,7 @@
 use burn::tensor::Device;
 
 use crate::block::{Block, BlockDims};
-use crate::strategy::{FusionStrategy, JointBlock, JointCost, Placement, TokenGroup};
+use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement, TokenGroup};
 use crate::stream::Streams;
 
 /// Token concatenation, early (U-ViT) or intermediate.
@@ -34,11 +34,18 @@ impl FusionStrategy for Concat {
         }
     }
 
-    fn joint_block(&self, dims: BlockDims, skip: bool, device: &Device) -> Block {
-        Block::new(dims, skip, device)
+    fn joint_block(&self, dims: BlockDims, slot: JointSlot, device: &Device) -> Block {
+        Block::new(dims, slot.skip, device)
     }
 
-    fn joint_cost(&self, dims: BlockDims, n_image: usize, n_text: usize, skip: bool) -> JointCost {
+    fn joint_cost(
+        &self,
+        dims: BlockDims,
+        n_image: usize,
+        n_text: usize,
+        slot: JointSlot,
+    ) -> JointCost {
+        let skip = slot.skip;
         let n = n_image + n_text;
         let (params, linear_macs, attn_macs) = Block::cost(dims, n, skip);
         JointCost {

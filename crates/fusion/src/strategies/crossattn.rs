@@ -19,7 +19,7 @@ use crate::attention::CrossAttention;
 use crate::block::{BlockDims, apply_skip};
 use crate::init::{layer_norm, linear};
 use crate::mlp::Mlp;
-use crate::strategy::{FusionStrategy, JointBlock, JointCost, Placement};
+use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
 use crate::stream::Streams;
 
 /// The released joint-softmax cross-attention, early or intermediate.
@@ -48,10 +48,10 @@ impl FusionStrategy for CrossAttn {
         self.0
     }
 
-    fn joint_block(&self, dims: BlockDims, skip: bool, device: &Device) -> CrossBlock {
+    fn joint_block(&self, dims: BlockDims, slot: JointSlot, device: &Device) -> CrossBlock {
         let d = dims.dim;
         CrossBlock {
-            skip_linear: skip.then(|| linear(2 * d, d, true, device)),
+            skip_linear: slot.skip.then(|| linear(2 * d, d, true, device)),
             norm1: layer_norm(d, device),
             attn: CrossAttention::new(d, dims.heads, dims.qkv_bias, device),
             norm2: layer_norm(d, device),
@@ -59,7 +59,14 @@ impl FusionStrategy for CrossAttn {
         }
     }
 
-    fn joint_cost(&self, dims: BlockDims, n_image: usize, n_text: usize, skip: bool) -> JointCost {
+    fn joint_cost(
+        &self,
+        dims: BlockDims,
+        n_image: usize,
+        n_text: usize,
+        slot: JointSlot,
+    ) -> JointCost {
+        let skip = slot.skip;
         let (n, kv, d) = (n_image as u64, (n_image + n_text) as u64, dims.dim as u64);
         let skip_macs = if skip { dims.skip_macs() } else { 0 };
         JointCost {

@@ -3,14 +3,16 @@
 //!
 //! Text and image tokens keep separate LayerNorms, qkv/proj and MLP weights and meet in one
 //! softmax over `[image ; text]`; both streams are updated. In out-blocks of the U each
-//! stream has its own skip linear over the matching in-block's stream.
+//! stream has its own skip linear over the matching in-block's stream. The last joint block
+//! of the U has no text output (SD3's `context_pre_only`: no `proj_context`,
+//! `norm2_context`, `mlp_context`), since nothing reads it.
 //!
 //! ```text
 //! x = skip_linear(cat[x, skip.x]);  c = skip_linear_context(cat[c, skip.c])  (out-blocks)
 //! [q k v]_x = attn.qkv(LN1(x));     [q k v]_c = attn.qkv_context(LN1_context(c))
 //! o = softmax([q_x ; q_c] [k_x ; k_c]^T / sqrt(hd)) [v_x ; v_c]
-//! x = x + attn.proj(o_x);           c = c + attn.proj_context(o_c)
-//! x = x + MLP(LN2(x));              c = c + MLP_context(LN2_context(c))
+//! x = x + attn.proj(o_x);           c = c + attn.proj_context(o_c)      (not in the last)
+//! x = x + MLP(LN2(x));              c = c + MLP_context(LN2_context(c)) (not in the last)
 //! ```
 
 use burn::module::Module;
@@ -21,7 +23,7 @@ use crate::attention::{merge_heads, sdpa, split_heads};
 use crate::block::{BlockDims, apply_skip};
 use crate::init::{layer_norm, linear};
 use crate::mlp::Mlp;
-use crate::strategy::{FusionStrategy, JointBlock, JointCost, Placement};
+use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
 use crate::stream::Streams;
 
 /// MMDiT joint attention, early or intermediate.
@@ -29,13 +31,13 @@ use crate::stream::Streams;
 pub struct MmditJoint(pub Placement);
 
 /// The two-stream attention of MMDiT. PyTorch names: `qkv`, `proj`, `qkv_context`,
-/// `proj_context`.
+/// `proj_context` (absent in the last joint block).
 #[derive(Module, Debug)]
 pub struct JointAttention {
     pub qkv: Linear,
     pub proj: Linear,
     pub qkv_context: Linear,
-    pub proj_context: Linear,
+    pub proj_context: Option<Linear>,
     pub heads: usize,
 }
 
@@ -49,9 +51,9 @@ pub struct MmditBlock {
     pub norm1_context: LayerNorm,
     pub attn: JointAttention,
     pub norm2: LayerNorm,
-    pub norm2_context: LayerNorm,
+    pub norm2_context: Option<LayerNorm>,
     pub mlp: Mlp,
-    pub mlp_context: Mlp,
+    pub mlp_context: Option<Mlp>,
 }
 
 impl FusionStrategy for MmditJoint {
@@ -65,41 +67,63 @@ impl FusionStrategy for MmditJoint {
         self.0
     }
 
-    fn joint_block(&self, dims: BlockDims, skip: bool, device: &Device) -> MmditBlock {
+    fn joint_block(&self, dims: BlockDims, slot: JointSlot, device: &Device) -> MmditBlock {
         let (d, bias) = (dims.dim, dims.qkv_bias);
+        let text_out = !slot.last;
         MmditBlock {
-            skip_linear: skip.then(|| linear(2 * d, d, true, device)),
-            skip_linear_context: skip.then(|| linear(2 * d, d, true, device)),
+            skip_linear: slot.skip.then(|| linear(2 * d, d, true, device)),
+            skip_linear_context: slot.skip.then(|| linear(2 * d, d, true, device)),
             norm1: layer_norm(d, device),
             norm1_context: layer_norm(d, device),
             attn: JointAttention {
                 qkv: linear(d, 3 * d, bias, device),
                 proj: linear(d, d, true, device),
                 qkv_context: linear(d, 3 * d, bias, device),
-                proj_context: linear(d, d, true, device),
+                proj_context: text_out.then(|| linear(d, d, true, device)),
                 heads: dims.heads,
             },
             norm2: layer_norm(d, device),
-            norm2_context: layer_norm(d, device),
+            norm2_context: text_out.then(|| layer_norm(d, device)),
             mlp: Mlp::new(d, dims.mlp_hidden, device),
-            mlp_context: Mlp::new(d, dims.mlp_hidden, device),
+            mlp_context: text_out.then(|| Mlp::new(d, dims.mlp_hidden, device)),
         }
     }
 
-    fn joint_cost(&self, dims: BlockDims, n_image: usize, n_text: usize, skip: bool) -> JointCost {
-        let (n, d) = ((n_image + n_text) as u64, dims.dim as u64);
-        let skip_macs = if skip { dims.skip_macs() } else { 0 };
+    fn joint_cost(
+        &self,
+        dims: BlockDims,
+        n_image: usize,
+        n_text: usize,
+        slot: JointSlot,
+    ) -> JointCost {
+        let (ni, nt, d) = (n_image as u64, n_text as u64, dims.dim as u64);
+        let n = ni + nt;
+        let skip_macs = if slot.skip { dims.skip_macs() } else { 0 };
+        let skip_params = if slot.skip { dims.skip_params() } else { 0 };
+        // Per stream: qkv 3D^2 (+ skip); proj D^2 and MLP unless it is the last block's text.
+        let image_macs = ni * (4 * d * d + dims.mlp_macs() + skip_macs);
+        let text_out = if slot.last {
+            0
+        } else {
+            d * d + dims.mlp_macs()
+        };
+        let text_macs = nt * (3 * d * d + skip_macs + text_out);
+        let image_params = 2 * dims.norm_params() + dims.attn_params() + dims.mlp_params();
+        let qkv_params = 3 * d * d + if dims.qkv_bias { 3 * d } else { 0 };
+        let text_params = dims.norm_params()
+            + qkv_params
+            + if slot.last {
+                0
+            } else {
+                dims.norm_params() + d * d + d + dims.mlp_params()
+            };
         JointCost {
             label: "joint-mmdit",
             tokens: n_image + n_text,
             kv_tokens: n_image + n_text,
-            linear_macs: n * (4 * d * d + dims.mlp_macs() + skip_macs),
+            linear_macs: image_macs + text_macs,
             attn_macs: 2 * n * n * d,
-            params: 2
-                * (2 * dims.norm_params()
-                    + dims.attn_params()
-                    + dims.mlp_params()
-                    + if skip { dims.skip_params() } else { 0 }),
+            params: image_params + text_params + 2 * skip_params,
         }
     }
 }
@@ -117,17 +141,24 @@ impl JointBlock for MmditBlock {
             self.norm1.forward(x.clone()),
             self.norm1_context.forward(c.clone()),
         );
-        let (x, c) = (x + ox, c + oc);
+        let x = x + ox;
         s.h = x.clone() + self.mlp.forward(self.norm2.forward(x));
-        s.text = c.clone() + self.mlp_context.forward(self.norm2_context.forward(c));
+        s.text = match (oc, &self.norm2_context, &self.mlp_context) {
+            (Some(oc), Some(norm), Some(mlp)) => {
+                let c = c + oc;
+                c.clone() + mlp.forward(norm.forward(c))
+            }
+            _ => c, // last joint block: the text stream ends here
+        };
         s
     }
 }
 
 impl JointAttention {
     /// `x: [batch, n_x, dim]`, `c: [batch, n_c, dim]` (both normalised)
-    /// -> `([batch, n_x, dim], [batch, n_c, dim])`: one softmax over `[x ; c]`.
-    pub fn forward(&self, x: Tensor<3>, c: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
+    /// -> `([batch, n_x, dim], Some([batch, n_c, dim]))`: one softmax over `[x ; c]`; no
+    /// text output without `proj_context`.
+    pub fn forward(&self, x: Tensor<3>, c: Tensor<3>) -> (Tensor<3>, Option<Tensor<3>>) {
         let (nx, nc) = (x.dims()[1], c.dims()[1]);
         let qx = split_heads(self.qkv.forward(x), 3, self.heads);
         let qc = split_heads(self.qkv_context.forward(c), 3, self.heads);
@@ -142,8 +173,10 @@ impl JointAttention {
             qkv.next().unwrap(),
         );
         let o = merge_heads(sdpa(q, k, v)); // [B, Nx + Nc, D]
-        let ox = self.proj.forward(o.clone().narrow(1, 0, nx));
-        let oc = self.proj_context.forward(o.narrow(1, nx, nc));
-        (ox, oc)
+        let oc = self
+            .proj_context
+            .as_ref()
+            .map(|p| p.forward(o.clone().narrow(1, nx, nc)));
+        (self.proj.forward(o.narrow(1, 0, nx)), oc)
     }
 }

@@ -20,7 +20,7 @@ use crate::attention::{CrossAttention, SelfAttention};
 use crate::block::{BlockDims, apply_skip};
 use crate::init::{layer_norm, linear};
 use crate::mlp::Mlp;
-use crate::strategy::{FusionStrategy, JointBlock, JointCost, Placement};
+use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
 use crate::stream::Streams;
 
 /// PixArt-style cross-attention, early or intermediate.
@@ -51,10 +51,10 @@ impl FusionStrategy for PixArtCrossAttn {
         self.0
     }
 
-    fn joint_block(&self, dims: BlockDims, skip: bool, device: &Device) -> PixArtBlock {
+    fn joint_block(&self, dims: BlockDims, slot: JointSlot, device: &Device) -> PixArtBlock {
         let d = dims.dim;
         PixArtBlock {
-            skip_linear: skip.then(|| linear(2 * d, d, true, device)),
+            skip_linear: slot.skip.then(|| linear(2 * d, d, true, device)),
             norm1: layer_norm(d, device),
             attn: SelfAttention::new(d, dims.heads, dims.qkv_bias, device),
             norm_cross: layer_norm(d, device),
@@ -64,7 +64,14 @@ impl FusionStrategy for PixArtCrossAttn {
         }
     }
 
-    fn joint_cost(&self, dims: BlockDims, n_image: usize, n_text: usize, skip: bool) -> JointCost {
+    fn joint_cost(
+        &self,
+        dims: BlockDims,
+        n_image: usize,
+        n_text: usize,
+        slot: JointSlot,
+    ) -> JointCost {
+        let skip = slot.skip;
         let (n, nt, d) = (n_image as u64, n_text as u64, dims.dim as u64);
         let skip_macs = if skip { dims.skip_macs() } else { 0 };
         JointCost {
