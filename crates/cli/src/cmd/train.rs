@@ -23,8 +23,10 @@ pub struct TrainArgs {
     /// Arm to train (default: the config's first arm).
     #[arg(long)]
     pub fusion: Option<String>,
+    /// Text-only blocks of an intermediate strategy (default 3).
     #[arg(long)]
     pub c: Option<usize>,
+    /// Image-only blocks at each end of an intermediate strategy (default 3).
     #[arg(long)]
     pub v: Option<usize>,
     /// Scale the step budget (e.g. 4 = four times the steps).
