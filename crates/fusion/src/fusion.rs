@@ -53,6 +53,8 @@ pub enum Fusion {
     IntermediateMmditJoint { c: usize, v: usize },
 }
 
+crate::constant_module!(Fusion);
+
 /// The strategy a [`Fusion`] names.
 #[derive(Clone, Copy, Debug)]
 enum Builtin {

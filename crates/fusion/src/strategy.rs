@@ -30,7 +30,12 @@ pub const DEFAULT_C: usize = 3;
 pub const DEFAULT_V: usize = 3;
 
 /// A fusion strategy for a U-shaped ViT. See the module docs.
-pub trait FusionStrategy: Clone + core::fmt::Debug + Send + Sync + 'static {
+///
+/// A strategy value is also a (parameter-free) burn [`Module`], so that a user's own
+/// `#[derive(Module)] struct Net<S: FusionStrategy> { uvit: UViT<S>, .. }` compiles (burn's
+/// derive asks every generic of a module field to be a module): implement it with
+/// [`constant_module!`](crate::constant_module).
+pub trait FusionStrategy: Module + ModuleDisplay + Sync + 'static {
     /// The module of one joint block (image and text meet in it).
     type Block: JointBlock;
 
@@ -73,6 +78,44 @@ pub struct JointSlot {
     /// The last joint block: its text output is never used (SD3's `context_pre_only`), so a
     /// strategy that updates text may leave that part out.
     pub last: bool,
+}
+
+/// Implements burn's `Module` (no parameters, nothing to load or save) and `ModuleDisplay`
+/// for a strategy type, as burn does for its primitive constants.
+#[macro_export]
+macro_rules! constant_module {
+    ($t:ty) => {
+        impl burn::module::Module for $t {
+            fn visit<V: burn::module::ModuleVisitor>(&self, _visitor: &mut V) {}
+            fn map<M: burn::module::ModuleMapper>(self, _mapper: &mut M) -> Self {
+                self
+            }
+            fn to_device(self, _: &burn::tensor::Device) -> Self {
+                self
+            }
+            fn fork(self, _: &burn::tensor::Device) -> Self {
+                self
+            }
+            fn collect_devices(&self, devices: burn::module::Devices) -> burn::module::Devices {
+                devices
+            }
+            fn materialize(self) -> Self {
+                self
+            }
+            fn valid(&self) -> Self {
+                self.clone()
+            }
+            fn train(self) -> Self {
+                self
+            }
+        }
+        impl burn::module::ModuleDisplayDefault for $t {
+            fn content(&self, content: burn::module::Content) -> Option<burn::module::Content> {
+                content.add_formatted(&format!("{self:?}")).optional()
+            }
+        }
+        impl burn::module::ModuleDisplay for $t {}
+    };
 }
 
 /// The module of a joint block: one step of the image and text streams.

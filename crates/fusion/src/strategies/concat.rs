@@ -15,6 +15,8 @@ use crate::stream::Streams;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Concat(pub Placement);
 
+crate::constant_module!(Concat);
+
 impl FusionStrategy for Concat {
     type Block = Block;
 

@@ -26,6 +26,8 @@ use crate::stream::Streams;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CrossAttn(pub Placement);
 
+crate::constant_module!(CrossAttn);
+
 /// Joint block of [`CrossAttn`]. PyTorch names: `skip_linear`, `norm1`, `attn.{q,kv,proj}`,
 /// `norm2`, `mlp`.
 #[derive(Module, Debug)]

@@ -30,6 +30,8 @@ use crate::stream::Streams;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MmditJoint(pub Placement);
 
+crate::constant_module!(MmditJoint);
+
 /// The two-stream attention of MMDiT. PyTorch names: `qkv`, `proj`, `qkv_context`,
 /// `proj_context` (absent in the last joint block).
 #[derive(Module, Debug)]

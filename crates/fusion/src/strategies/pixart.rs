@@ -27,6 +27,8 @@ use crate::stream::Streams;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PixArtCrossAttn(pub Placement);
 
+crate::constant_module!(PixArtCrossAttn);
+
 /// Joint block of [`PixArtCrossAttn`]. PyTorch names: `skip_linear`, `norm1`,
 /// `attn.{qkv,proj}`, `norm_cross`, `cross_attn.{q,kv,proj}`, `norm2`, `mlp`.
 #[derive(Module, Debug)]
