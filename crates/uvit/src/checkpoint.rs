@@ -13,11 +13,12 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::store::{
     BurnToPyTorchAdapter, ChainAdapter, FloatCastAdapter, ModuleSnapshot, ModuleStore,
     PyTorchToBurnAdapter, SafetensorsStore,
 };
-use burn::tensor::DType;
+use burn::tensor::{DType, Tensor};
 use safetensors::SafeTensors;
 
 /// Why a checkpoint could not be loaded or saved.
@@ -75,12 +76,58 @@ const RELEASED_PREFIXES: [&str; 5] = [
 ];
 
 /// The PyTorch names and shapes of a module's parameters, in module order.
-pub fn expected_tensors<M: ModuleSnapshot>(model: &M) -> Vec<(String, Vec<usize>)> {
-    model
-        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
-        .into_iter()
-        .map(|t| (t.name.clone(), t.shape.to_vec()))
-        .collect()
+///
+/// The same names and layouts burn's store uses (enum variants left out; `Linear` weights
+/// `[out, in]`; LayerNorm `weight`/`bias`), read off the lazy shapes: unlike burn's
+/// `collect`, nothing is initialised (44M random values take 30 s in a debug build).
+pub fn expected_tensors<M: Module>(model: &M) -> Vec<(String, Vec<usize>)> {
+    let mut names = ExpectedNames::default();
+    model.visit(&mut names);
+    names.out
+}
+
+#[derive(Default)]
+struct ExpectedNames {
+    path: Vec<String>,
+    containers: Vec<String>,
+    out: Vec<(String, Vec<usize>)>,
+}
+
+impl ModuleVisitor for ExpectedNames {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.containers.push(container_type.to_string());
+        if !container_type.starts_with("Enum:") {
+            self.path.push(name.to_string());
+        }
+    }
+
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        self.containers.pop();
+        if !container_type.starts_with("Enum:") {
+            self.path.pop();
+        }
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let module = self
+            .containers
+            .iter()
+            .rev()
+            .find(|c| c.starts_with("Struct:") || c.starts_with("Enum:"))
+            .map(String::as_str);
+        let mut path = self.path.clone();
+        let mut shape = param.lazy_shape().to_vec();
+        let last = path.last().map(String::as_str);
+        match (module, last) {
+            (Some("Struct:Linear"), Some("weight")) => shape.reverse(),
+            (Some("Struct:LayerNorm"), Some("gamma")) => {
+                *path.last_mut().unwrap() = "weight".into()
+            }
+            (Some("Struct:LayerNorm"), Some("beta")) => *path.last_mut().unwrap() = "bias".into(),
+            _ => {}
+        }
+        self.out.push((path.join("."), shape));
+    }
 }
 
 /// Loads a PyTorch-layout safetensors file into `model` (strict: every tensor present,

@@ -117,6 +117,23 @@ fn save_then_load_round_trips_every_strategy() {
     }
 }
 
+/// The names and shapes the loader checks against are the ones burn's store writes.
+#[test]
+fn expected_names_are_burns_pytorch_names() {
+    use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
+    let device = Device::flex();
+    for f in Fusion::catalogue(1, 1) {
+        let model = UViT::new(&small(f), &device).unwrap();
+        let ours = ifvit_uvit::checkpoint::expected_tensors(&model);
+        let burns: Vec<(String, Vec<usize>)> = model
+            .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
+            .into_iter()
+            .map(|t| (t.name.clone(), t.shape.to_vec()))
+            .collect();
+        assert_eq!(ours, burns, "{f}");
+    }
+}
+
 #[test]
 fn mismatched_checkpoints_name_the_tensor() {
     let device = Device::flex();
