@@ -128,6 +128,11 @@ impl StateDict {
             .insert(name.into(), NamedTensor { shape, data });
     }
 
+    /// Removes and returns the tensor `name` (no bookkeeping).
+    pub fn remove(&mut self, name: &str) -> Option<NamedTensor> {
+        self.tensors.remove(name)
+    }
+
     pub fn get(&self, name: &str) -> Option<&NamedTensor> {
         self.tensors.get(name)
     }

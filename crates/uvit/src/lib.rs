@@ -20,6 +20,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod convert;
 pub mod cost;
 pub mod embed;
 pub mod layout;
@@ -27,6 +28,7 @@ pub mod model;
 
 pub use checkpoint::CheckpointError;
 pub use config::{ConfigError, PRESETS, Preset, UViTConfig};
+pub use convert::{ConvertError, from_released_fusion};
 pub use cost::{BlockCost, Cost, forward_cost, param_count};
 pub use layout::TokenLayout;
 pub use model::{UBlock, UViT};
