@@ -7,22 +7,15 @@ use ifvit_fusion::Fusion;
 use ifvit_uvit::{Cost, UViT, UViTConfig, forward_cost};
 use serde::Serialize;
 
+use super::fusion_args::FusionArgs;
+
 #[derive(clap::Args, Debug)]
 pub struct InfoArgs {
     /// Model size preset (uvit-s2, uvit-s2-deep, uvit-tiny).
     #[arg(long, default_value = "uvit-s2")]
     pub preset: String,
-    /// Fusion strategy: early-concat, early-crossattn, intermediate-concat,
-    /// intermediate-crossattn, {early,intermediate}-pixart-crossattn,
-    /// {early,intermediate}-mmdit-joint.
-    #[arg(long, default_value = "early-concat")]
-    pub fusion: String,
-    /// Text-only blocks of an intermediate strategy (default 3).
-    #[arg(long)]
-    pub c: Option<usize>,
-    /// Image-only blocks at each end of an intermediate strategy (default 3).
-    #[arg(long)]
-    pub v: Option<usize>,
+    #[command(flatten)]
+    pub strategy: FusionArgs,
     /// Table of all six strategies for the preset (the paper's four, PixArt cross-attention
     /// and MMDiT joint attention; intermediate ones with --c/--v).
     #[arg(long)]
@@ -131,8 +124,8 @@ fn table(header: &[&str], rows: &[Vec<String>], left: usize) -> String {
 pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
     if args.all {
         let (c, v) = (
-            args.c.unwrap_or(ifvit_fusion::DEFAULT_C),
-            args.v.unwrap_or(ifvit_fusion::DEFAULT_V),
+            args.strategy.c.unwrap_or(ifvit_fusion::DEFAULT_C),
+            args.strategy.v.unwrap_or(ifvit_fusion::DEFAULT_V),
         );
         let rows = Fusion::catalogue(c, v)
             .into_iter()
@@ -173,7 +166,7 @@ pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
         println!("{}", table(&header, &cells, 1));
         return Ok(());
     }
-    let fusion = Fusion::parse(&args.fusion, args.c, args.v)?;
+    let fusion = args.strategy.strategy()?;
     let r = info(&args.preset, fusion, device)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);

@@ -6,6 +6,7 @@ pub mod bench_train;
 pub mod convert;
 pub mod data;
 pub mod forward;
+pub mod fusion_args;
 pub mod info;
 pub mod model_args;
 pub mod prepare;

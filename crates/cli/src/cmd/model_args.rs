@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use ifvit_fusion::Fusion;
 use ifvit_uvit::UViTConfig;
+
+use super::fusion_args::FusionArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct ModelArgs {
@@ -16,15 +17,8 @@ pub struct ModelArgs {
     /// Model size preset (uvit-s2, uvit-s2-deep, uvit-tiny).
     #[arg(long, default_value = "uvit-s2")]
     pub preset: String,
-    /// Fusion strategy (see `ifvit info --help`).
-    #[arg(long, default_value = "early-concat")]
-    pub fusion: String,
-    /// Text-only blocks of an intermediate strategy (default 3).
-    #[arg(long)]
-    pub c: Option<usize>,
-    /// Image-only blocks at each end of an intermediate strategy (default 3).
-    #[arg(long)]
-    pub v: Option<usize>,
+    #[command(flatten)]
+    pub strategy: FusionArgs,
 }
 
 impl ModelArgs {
@@ -38,7 +32,6 @@ impl ModelArgs {
                 .with_context(|| format!("model config {}", path.display()))?;
             return Ok(cfg);
         }
-        let fusion = Fusion::parse(&self.fusion, self.c, self.v)?;
-        Ok(UViTConfig::preset(&self.preset, fusion)?)
+        Ok(UViTConfig::preset(&self.preset, self.strategy.strategy()?)?)
     }
 }
