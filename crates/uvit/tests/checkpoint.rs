@@ -117,6 +117,62 @@ fn save_then_load_round_trips_every_strategy() {
     }
 }
 
+/// Half-precision checkpoints load into the f32 model (values rounded to f16).
+#[test]
+fn f16_checkpoints_load_as_f32() {
+    use safetensors::{Dtype, tensor::TensorView};
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small(Fusion::IntermediateMmditJoint { c: 1, v: 1 });
+    let f32_path = dir.path().join("f32.safetensors");
+    UViT::new(&cfg, &device)
+        .unwrap()
+        .save_safetensors(&f32_path)
+        .unwrap();
+    let sd = StateDict::read_safetensors(&f32_path).unwrap();
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = sd
+        .names()
+        .map(|n| {
+            let t = sd.get(n).unwrap();
+            let b = t
+                .data
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect();
+            (n.to_string(), b, t.shape.clone())
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = bytes
+        .iter()
+        .map(|(n, b, s)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F16, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    let f16_path = dir.path().join("f16.safetensors");
+    std::fs::write(&f16_path, safetensors::serialize(views, None).unwrap()).unwrap();
+
+    let model = UViT::from_safetensors(&cfg, &f16_path, &device).unwrap();
+    let out = model.forward(
+        burn::tensor::Tensor::zeros([1, 4, 8, 8], &device),
+        burn::tensor::Tensor::from_floats([10.0], &device),
+        burn::tensor::Tensor::zeros([1, 5, 24], &device),
+    );
+    assert_eq!(out.dtype(), burn::tensor::DType::F32);
+    let back_path = dir.path().join("back.safetensors");
+    model.save_safetensors(&back_path).unwrap();
+    let back = StateDict::read_safetensors(&back_path).unwrap();
+    for n in sd.names() {
+        let (a, b) = (sd.get(n).unwrap(), back.get(n).unwrap());
+        assert_eq!(a.shape, b.shape, "{n}");
+        for (x, y) in a.data.iter().zip(&b.data) {
+            assert_eq!(half::f16::from_f32(*x).to_f32(), *y, "{n}");
+        }
+    }
+}
+
 /// The names and shapes the loader checks against are the ones burn's store writes.
 #[test]
 fn expected_names_are_burns_pytorch_names() {
