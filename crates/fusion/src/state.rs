@@ -4,37 +4,15 @@
 //! Model parameters do not go through here: modules load and save them with burn's own
 //! store (`ifvit_uvit::checkpoint`), so a new module needs no hand-written mirror.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 /// What went wrong moving named tensors in or out.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{origin}: missing tensor `{name}` (the model expects shape {expected:?})")]
-    Missing {
-        origin: String,
-        name: String,
-        expected: Vec<usize>,
-    },
-    #[error("{origin}: tensor `{name}` has shape {found:?}, but the model expects {expected:?}")]
-    Shape {
-        origin: String,
-        name: String,
-        found: Vec<usize>,
-        expected: Vec<usize>,
-    },
-    #[error(
-        "{origin}: {count} tensor(s) not used by the model, e.g. {names}; \
-         check that the preset and fusion strategy match the checkpoint"
-    )]
-    Unexpected {
-        origin: String,
-        count: usize,
-        names: String,
-    },
     #[error(
         "{origin}: tensor `{name}` has dtype {dtype}; supported dtypes are F32, F16, BF16, F64"
     )]
@@ -54,12 +32,11 @@ pub struct NamedTensor {
     pub data: Vec<f32>,
 }
 
-/// An ordered map of PyTorch-named f32 tensors, with the bookkeeping for strict loading.
+/// An ordered map of named f32 tensors.
 #[derive(Clone, Debug, Default)]
 pub struct StateDict {
     origin: String,
     tensors: BTreeMap<String, NamedTensor>,
-    taken: BTreeSet<String>,
 }
 
 impl StateDict {
@@ -153,31 +130,6 @@ impl StateDict {
         &self.origin
     }
 
-    /// Removes and returns the tensor `name`, checking its shape (PyTorch layout).
-    pub fn take<const D: usize>(
-        &mut self,
-        name: &str,
-        expected: [usize; D],
-        device: &Device,
-    ) -> Result<Tensor<D>, StateError> {
-        let t = self.tensors.get(name).ok_or_else(|| StateError::Missing {
-            origin: self.origin.clone(),
-            name: name.to_string(),
-            expected: expected.to_vec(),
-        })?;
-        if t.shape != expected {
-            return Err(StateError::Shape {
-                origin: self.origin.clone(),
-                name: name.to_string(),
-                found: t.shape.clone(),
-                expected: expected.to_vec(),
-            });
-        }
-        let tensor = Tensor::from_data(TensorData::new(t.data.clone(), expected), device);
-        self.taken.insert(name.to_string());
-        Ok(tensor)
-    }
-
     /// Stores a burn tensor under `name` (PyTorch layout expected from the caller).
     pub fn put<const D: usize>(&mut self, name: &str, tensor: Tensor<D>) {
         let shape = tensor.dims().to_vec();
@@ -187,24 +139,6 @@ impl StateDict {
             .try_to_vec::<f32>()
             .expect("f32 tensor data");
         self.insert(name, shape, data);
-    }
-
-    /// Fails if any tensor was never taken: strict loading.
-    pub fn finish(self) -> Result<(), StateError> {
-        let unused: Vec<&String> = self
-            .tensors
-            .keys()
-            .filter(|k| !self.taken.contains(*k))
-            .collect();
-        if unused.is_empty() {
-            return Ok(());
-        }
-        let shown: Vec<String> = unused.iter().take(5).map(|n| format!("`{n}`")).collect();
-        Err(StateError::Unexpected {
-            origin: self.origin,
-            count: unused.len(),
-            names: shown.join(", "),
-        })
     }
 }
 
