@@ -209,7 +209,11 @@ fn check_names(
     if unused.is_empty() {
         return Ok(());
     }
-    let shown: Vec<String> = unused.iter().take(5).map(|n| format!("`{n}`")).collect();
+    let shown: Vec<String> = unused
+        .iter()
+        .take(5)
+        .map(|n| format!("`{n}` {:?}", found[*n]))
+        .collect();
     Err(CheckpointError::Unused {
         path: path.to_path_buf(),
         count: unused.len(),
