@@ -56,6 +56,10 @@ enum Command {
     Sample(cmd::sample::SampleArgs),
     /// Train every fusion arm of a config, evaluate, write a report (the main job).
     Ablate(cmd::ablate::AblateArgs),
+    /// Convert a checkpoint of another layout (`--from released-fusion`) to ifvit's.
+    Convert(cmd::convert::ConvertArgs),
+    /// Run the network on `x`, `t`, `context` from a safetensors file; write `out`.
+    Forward(cmd::forward::ForwardArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -118,5 +122,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ablate(a) => cmd::ablate::run(a, &device),
         Command::EncodeText(a) => cmd::encode_text::run(a, &device),
         Command::Assets(c) => cmd::assets::run(c),
+        Command::Convert(a) => cmd::convert::run(a, &device),
+        Command::Forward(a) => cmd::forward::run(a, &device),
     }
 }

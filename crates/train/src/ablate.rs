@@ -105,12 +105,7 @@ pub struct AblationResults {
 
 /// Short folder name of an arm.
 pub fn slug(f: Fusion) -> String {
-    match f {
-        Fusion::EarlyConcat | Fusion::EarlyCrossAttn => f.family().to_string(),
-        Fusion::IntermediateConcat { c, v } | Fusion::IntermediateCrossAttn { c, v } => {
-            format!("{}-c{c}v{v}", f.family())
-        }
-    }
+    f.slug()
 }
 
 /// What this machine is (for the report).

@@ -23,7 +23,9 @@ pub struct TrainArgs {
     /// Continue the run in this folder from its latest checkpoint (uses its own config.ron).
     #[arg(long, conflicts_with_all = ["config", "out"])]
     pub resume: Option<PathBuf>,
-    /// Arm to train (default: the config's first arm; on --resume, the run's own arm).
+    /// Arm to train (default: the config's first arm; on --resume, the run's own arm):
+    /// early-concat, early-crossattn, intermediate-concat, intermediate-crossattn,
+    /// {early,intermediate}-pixart-crossattn, {early,intermediate}-mmdit-joint.
     #[arg(long)]
     pub fusion: Option<String>,
     /// Text-only blocks of an intermediate --fusion (0 to 256).
