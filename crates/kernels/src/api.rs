@@ -1,0 +1,56 @@
+//! The public functions: the fused kernel where [`fused_available`] says so, burn's own op
+//! ([`crate::reference`]) everywhere else.
+
+use burn::backend::Dispatch;
+use burn::tensor::Tensor;
+
+use crate::{KernelOps, fused_available, reference};
+
+/// Exact (erf) GELU, as `burn::tensor::activation::gelu` and PyTorch's `F.gelu`.
+/// Any shape, e.g. `[batch, tokens, hidden]`.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !fused_available(&x) {
+        return reference::gelu(x);
+    }
+    Tensor::from_dispatch(<Dispatch as KernelOps>::fused_gelu(x.into_dispatch()))
+}
+
+/// LayerNorm over the last dimension (biased variance, `eps` inside the square root), as
+/// `burn::nn::LayerNorm` and PyTorch's `nn.LayerNorm`.
+/// `x: [.., d]`, `gamma: [d]`, `beta: [d]` -> `[.., d]`.
+pub fn layer_norm<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+) -> Tensor<D> {
+    if !(fused_available(&x) && fused_available(&gamma) && fused_available(&beta)) {
+        return reference::layer_norm(x, gamma, beta, eps);
+    }
+    Tensor::from_dispatch(<Dispatch as KernelOps>::fused_layer_norm(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        eps,
+    ))
+}
+
+/// Scaled dot-product attention without a mask, scale `head_dim^-0.5`, as
+/// `burn::tensor::module::attention(q, k, v, None, None, Default::default())` and PyTorch's
+/// `F.scaled_dot_product_attention(q, k, v)`.
+/// `q: [batch, heads, lq, head_dim]`, `k: [batch, heads, lk, head_dim]`,
+/// `v: [batch, heads, lk, dv]` -> `[batch, heads, lq, dv]`.
+///
+/// On Flex the output is laid out as `[batch, lq, heads, dv]` in memory, so merging the heads
+/// afterwards (`swap_dims(1, 2).reshape([batch, lq, heads * dv])`) copies nothing; and q, k, v
+/// may be strided views of a `[batch, tokens, (k heads head_dim)]` projection (no copy either).
+pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+    if !(fused_available(&q) && fused_available(&k) && fused_available(&v)) {
+        return reference::attention(q, k, v);
+    }
+    Tensor::from_dispatch(<Dispatch as KernelOps>::fused_attention(
+        q.into_dispatch(),
+        k.into_dispatch(),
+        v.into_dispatch(),
+    ))
+}
