@@ -15,6 +15,9 @@ as `y.backward(dy)`), all computed by PyTorch in float32 on CPU:
       F.scaled_dot_product_attention(q, k, v) (no mask, scale 16^-0.5): U-ViT self-attention
   xattn.q [1, 2, 9, 16], xattn.k [1, 2, 26, 16], xattn.v [1, 2, 26, 16], xattn.dy, xattn.y,
       xattn.dq, xattn.dk, xattn.dv: the joint-softmax cross-attention shape (fewer queries)
+  linear.x [2, 9, 24], linear.w [24, 40] (burn's [d_in, d_out] layout: PyTorch's weight.T),
+      linear.b [40], linear.dy, linear.y, linear.dx, linear.dw, linear.db
+      F.linear(x, w.T, b) (nn.Linear); linear_nb.*: the same without bias (U-ViT's qkv)
 """
 
 from pathlib import Path
@@ -66,6 +69,11 @@ def main():
         "xattn",
         out,
     )
+    for prefix, bias in (("linear", True), ("linear_nb", False)):
+        inputs = {"x": torch.randn(2, 9, 24), "w": torch.randn(24, 40) / 24**0.5}
+        if bias:
+            inputs["b"] = 0.1 * torch.randn(40)
+        grads(lambda x, w, b=None: F.linear(x, w.T, b), inputs, prefix, out)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous().float() for k, v in out.items()}, str(OUT),
               metadata={"torch": torch.__version__})

@@ -9,12 +9,13 @@
 //! and their ratio (burn / fused: > 1 means the fused op is faster). `base` is the cost of the
 //! loss and backward bookkeeping alone (`y = x`), included in both train columns.
 //! Attention runs as U-ViT calls it: q, k, v split from one `[b, l, 3 d]` projection, heads
-//! merged afterwards.
+//! merged afterwards. For the linear layers (`qkv`: `d -> 3 d` without bias, `fc1`:
+//! `d -> hidden` with bias) `base` is burn's plain matmul (no bias) under the same loss.
 
 use std::time::Instant;
 
 use burn::tensor::{Device, Distribution, Tensor};
-use ifvit_kernels::{attention, gelu, layer_norm, reference};
+use ifvit_kernels::{attention, gelu, layer_norm, linear, reference};
 
 struct Shape {
     name: &'static str,
@@ -149,6 +150,42 @@ fn bench_attention(reps: usize, s: &Shape) {
     report("attention", s.name, infer, train, base);
 }
 
+/// `x [b, l, d_in] W [d_in, d_out] (+ b)`: the qkv projection (no bias) and fc1 (bias).
+fn bench_linear(reps: usize, op: &str, s: &Shape, d_out: usize, bias: bool) {
+    let (b, l, d) = (s.batch, s.tokens, s.dim);
+    let flex = Device::flex();
+    let ad = flex.clone().autodiff();
+    type Lin = fn(Tensor<3>, Tensor<2>, Option<Tensor<1>>) -> Tensor<3>;
+    let (x, w, bb) = (
+        rand([b, l, d], &flex),
+        rand([d, d_out], &flex),
+        rand([d_out], &flex),
+    );
+    let infer = race(
+        reps,
+        || drop(linear(x.clone(), w.clone(), bias.then(|| bb.clone()))),
+        || {
+            drop(reference::linear(
+                x.clone(),
+                w.clone(),
+                bias.then(|| bb.clone()),
+            ))
+        },
+    );
+    let xa = rand([b, l, d], &ad).require_grad();
+    let wa = rand([d, d_out], &ad).require_grad();
+    let ba = rand([d_out], &ad).require_grad();
+    let wy = rand([b, l, d_out], &ad);
+    let step = |f: Lin| {
+        let y = f(xa.clone(), wa.clone(), bias.then(|| ba.clone()));
+        drop((y * wy.clone()).sum().backward())
+    };
+    let train = race(reps, || step(linear), || step(reference::linear));
+    let ident: Lin = |x, w, _| x.matmul(w.unsqueeze());
+    let (base, _) = race(reps, || step(ident), || step(ident));
+    report(op, s.name, infer, train, base);
+}
+
 fn main() {
     let reps: usize = std::env::args()
         .nth(1)
@@ -175,5 +212,7 @@ fn main() {
             |x, p| reference::layer_norm(x, p[0].clone(), p[1].clone(), 1e-5),
         );
         bench_attention(reps, s);
+        bench_linear(reps, "qkv", s, 3 * s.dim, false);
+        bench_linear(reps, "fc1", s, s.hidden, true);
     }
 }

@@ -54,3 +54,46 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
         v.into_dispatch(),
     ))
 }
+
+/// A linear layer, `x W + b`, as `burn::nn::Linear::forward` (burn's weight layout
+/// `[d_in, d_out]`, i.e. PyTorch's `weight.T`) and PyTorch's `F.linear(x, weight.T, bias)`.
+/// `x: [.., d_in]`, `weight: [d_in, d_out]`, `bias: [d_out]` -> `[.., d_out]`.
+///
+/// On Flex the bias is written into the output before the product is accumulated onto it
+/// (no zero-filled buffer, no separate bias pass).
+pub fn linear<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<D> {
+    let fused = fused_available(&x)
+        && fused_available(&weight)
+        && bias.as_ref().is_none_or(fused_available);
+    if !fused {
+        return reference::linear(x, weight, bias);
+    }
+    let (x, w) = (x.into_dispatch(), weight.into_dispatch());
+    Tensor::from_dispatch(match bias {
+        Some(b) => <Dispatch as KernelOps>::fused_linear(x, w, b.into_dispatch()),
+        None => <Dispatch as KernelOps>::fused_linear_no_bias(x, w),
+    })
+}
+
+/// `burn::nn::Linear::forward` through [`linear`].
+pub fn linear_module<const D: usize>(layer: &burn::nn::Linear, x: Tensor<D>) -> Tensor<D> {
+    linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+}
+
+/// `burn::nn::LayerNorm::forward` through [`layer_norm`]. `eps` must be the module's epsilon
+/// (burn keeps that field private; U-ViT uses 1e-5). A LayerNorm without bias takes burn's
+/// own path.
+pub fn layer_norm_module<const D: usize>(
+    norm: &burn::nn::LayerNorm,
+    x: Tensor<D>,
+    eps: f64,
+) -> Tensor<D> {
+    match &norm.beta {
+        Some(beta) => layer_norm(x, norm.gamma.val(), beta.val(), eps),
+        None => norm.forward(x),
+    }
+}

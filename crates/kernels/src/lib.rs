@@ -6,6 +6,7 @@
 //! | [`gelu`] | `burn::tensor::activation::gelu` | vectorised erf, rayon | one pass, rayon |
 //! | [`layer_norm`] | `burn::tensor::module::layer_norm` / `nn::LayerNorm` | one pass per row, saves mean/rstd | one pass per row + dgamma/dbeta |
 //! | [`attention`] | `burn::tensor::module::attention` (no mask) | one task per (batch, head) | one task per (batch, head) |
+//! | [`linear`] | `burn::nn::Linear` / `burn::tensor::module::linear` | bias written into the output, gemm accumulates | three gemm calls, no zero fill |
 //!
 //! Each function takes the fused path when its input is an f32 tensor on the Flex device
 //! (with or without autodiff) and burn's own op otherwise (wgpu, CUDA, other dtypes), so a
@@ -27,6 +28,6 @@ mod route;
 
 mod api;
 
-pub use api::{attention, gelu, layer_norm};
+pub use api::{attention, gelu, layer_norm, layer_norm_module, linear, linear_module};
 pub use ops::KernelOps;
 pub use route::fused_available;

@@ -32,4 +32,17 @@ pub trait KernelOps: Backend {
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+
+    /// `x W + b`: `x: [.., d_in]`, `weight: [d_in, d_out]` (burn's layout), `bias: [d_out]`
+    /// -> `[.., d_out]`.
+    #[allow(unused_variables)] // unused when no backend arm is compiled in
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// `x W` (a linear layer without bias), shapes as [`KernelOps::fused_linear`].
+    #[allow(unused_variables)] // unused when no backend arm is compiled in
+    fn fused_linear_no_bias(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
 }

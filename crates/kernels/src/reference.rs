@@ -23,3 +23,12 @@ pub fn layer_norm<const D: usize>(
 pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     burn::tensor::module::attention(q, k, v, None, None, AttentionModuleOptions::default())
 }
+
+/// `burn::tensor::module::linear` (what `burn::nn::Linear` runs): `x W (+ b)`.
+pub fn linear<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<D> {
+    burn::tensor::module::linear(x, weight, bias)
+}

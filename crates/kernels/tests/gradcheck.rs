@@ -7,7 +7,7 @@ mod common;
 
 use burn::tensor::{Device, Tensor};
 use common::{assert_close, tensor, to_vec};
-use ifvit_kernels::{attention, fused_available, gelu, layer_norm, reference};
+use ifvit_kernels::{attention, fused_available, gelu, layer_norm, linear, reference};
 
 fn ad() -> Device {
     Device::flex().autodiff()
@@ -196,4 +196,80 @@ fn layer_norm_rejects_mismatched_gamma() {
         tensor([8], 3, 1.0, &dev),
         1e-5,
     );
+}
+
+fn check_linear(dims: [usize; 3], d_out: usize, bias: bool, transposed_weight: bool, seed: u64) {
+    let dev = ad();
+    let x = tensor(dims, seed, 1.0, &dev);
+    // A transposed view (as a PyTorch [out, in] weight would be) must work without a copy.
+    let w = if transposed_weight {
+        tensor([d_out, dims[2]], seed + 1, 0.3, &dev).transpose()
+    } else {
+        tensor([dims[2], d_out], seed + 1, 0.3, &dev)
+    };
+    let b = tensor([d_out], seed + 2, 0.5, &dev);
+    let wy = tensor([dims[0], dims[1], d_out], seed + 3, 1.0, &dev);
+    let go = |f: &dyn Fn(Tensor<3>, Tensor<2>, Option<Tensor<1>>) -> Tensor<3>| {
+        let (x, w, b) = (
+            x.clone().require_grad(),
+            w.clone().require_grad(),
+            b.clone().require_grad(),
+        );
+        let y = f(x.clone(), w.clone(), bias.then(|| b.clone()));
+        let grads = (y.clone() * wy.clone()).sum().backward();
+        let db = bias.then(|| to_vec(&b.grad(&grads).unwrap()));
+        (
+            to_vec(&y),
+            to_vec(&x.grad(&grads).unwrap()),
+            to_vec(&w.grad(&grads).unwrap()),
+            db,
+        )
+    };
+    let (y, dx, dw, db) = go(&|x, w, b| linear(x, w, b));
+    let (y2, dx2, dw2, db2) = go(&|x, w, b| reference::linear(x, w, b));
+    let rows = (dims[0] * dims[1]) as f32;
+    assert_close("linear y", &y, &y2, 1e-5);
+    assert_close("linear dx", &dx, &dx2, 1e-5);
+    assert_close("linear dw", &dw, &dw2, 1e-6 * rows);
+    if let (Some(db), Some(db2)) = (db, db2) {
+        assert_close("linear db", &db, &db2, 1e-6 * rows);
+    }
+}
+
+#[test]
+fn linear_matches_burn_values_and_gradients() {
+    check_linear([2, 5, 12], 7, true, false, 101);
+    check_linear([2, 5, 12], 7, false, true, 111);
+}
+
+#[test]
+fn linear_multithreaded_gemm_matches_burn() {
+    // 2 x 100 x 128 x 96 = 2.5M multiply-adds: gemm's own rayon split.
+    check_linear([2, 100, 128], 96, true, false, 121);
+}
+
+#[test]
+fn module_helpers_match_the_burn_modules() {
+    use burn::nn::{LayerNormConfig, LinearConfig};
+    let dev = ad();
+    let x = tensor([2, 3, 16], 131, 2.0, &dev);
+    let norm = LayerNormConfig::new(16).init(&dev);
+    let y = ifvit_kernels::layer_norm_module(&norm, x.clone(), 1e-5);
+    assert_close(
+        "ln module",
+        &to_vec(&y),
+        &to_vec(&norm.forward(x.clone())),
+        1e-5,
+    );
+    let no_bias = LayerNormConfig::new(16).with_bias(false).init(&dev);
+    let y = ifvit_kernels::layer_norm_module(&no_bias, x.clone(), 1e-5);
+    assert_close(
+        "ln no bias",
+        &to_vec(&y),
+        &to_vec(&no_bias.forward(x.clone())),
+        1e-5,
+    );
+    let lin = LinearConfig::new(16, 8).init(&dev);
+    let y = ifvit_kernels::linear_module(&lin, x.clone());
+    assert_close("linear module", &to_vec(&y), &to_vec(&lin.forward(x)), 1e-5);
 }

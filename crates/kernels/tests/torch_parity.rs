@@ -5,13 +5,13 @@
 //!
 //! Tolerances (absolute + relative to the PyTorch value): GELU 1e-6 + 1e-6 |y| (inputs up to
 //! about 10 in magnitude; f32 rounding alone is ~5e-7 there); LayerNorm 1e-5 (dx 5e-6; dgamma and dbeta, which
-//! sum 18 rows, add 1e-6 relative); attention 1e-5.
+//! sum 18 rows, add 1e-6 relative); attention 1e-5; linear 1e-5 (dw and db sum 18 rows: 2e-5).
 
 mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use common::to_vec;
-use ifvit_kernels::{attention, gelu, layer_norm};
+use ifvit_kernels::{attention, gelu, layer_norm, linear};
 use safetensors::SafeTensors;
 
 const FIXTURE: &str = concat!(
@@ -121,4 +121,31 @@ fn self_attention_matches_pytorch() {
 #[test]
 fn cross_attention_shape_matches_pytorch() {
     check_attention("xattn");
+}
+
+fn check_linear(prefix: &str, bias: bool) {
+    let (f, dev) = (Fixture::load(), device());
+    let x: Tensor<3> = f.tensor(&format!("{prefix}.x"), &dev);
+    let w: Tensor<2> = f.tensor(&format!("{prefix}.w"), &dev);
+    let b: Option<Tensor<1>> = bias.then(|| f.tensor(&format!("{prefix}.b"), &dev));
+    let y = linear(x.clone(), w.clone(), b.clone());
+    let grads = (y.clone() * f.tensor::<3>(&format!("{prefix}.dy"), &dev))
+        .sum()
+        .backward();
+    f.check(&format!("{prefix}.y"), &y, 1e-5, 0.0);
+    f.check(&format!("{prefix}.dx"), &x.grad(&grads).unwrap(), 1e-5, 0.0);
+    f.check(&format!("{prefix}.dw"), &w.grad(&grads).unwrap(), 2e-5, 0.0);
+    if let Some(b) = b {
+        f.check(&format!("{prefix}.db"), &b.grad(&grads).unwrap(), 2e-5, 0.0);
+    }
+}
+
+#[test]
+fn linear_matches_pytorch() {
+    check_linear("linear", true);
+}
+
+#[test]
+fn linear_without_bias_matches_pytorch() {
+    check_linear("linear_nb", false);
 }

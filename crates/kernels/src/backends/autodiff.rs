@@ -13,7 +13,7 @@ use burn_flex::FlexTensor;
 
 use super::flex::{
     attention_backward, attention_forward, gelu_backward, gelu_forward, layer_norm_backward,
-    layer_norm_forward, view_ready,
+    layer_norm_forward, linear_backward, linear_forward, matrix_ready, view_ready,
 };
 use crate::KernelOps;
 use crate::flex::layer_norm::Stats;
@@ -69,6 +69,39 @@ impl Backward<Flex, 3> for AttentionBackward {
                 grads.register::<Flex>(node.id, grad);
             }
         }
+    }
+}
+
+#[derive(Debug)]
+struct LinearBackward;
+
+/// Registers the gradients of `x W (+ b)` for the parents that want one.
+fn linear_grads<const N: usize>(ops: Ops<[FlexTensor; 2], N>, grads: &mut Gradients) {
+    let [x, w] = ops.state;
+    let dy = grads.consume::<Flex>(&ops.node);
+    let (dx, dw, db) = linear_backward(&x, &w, dy);
+    for (parent, grad) in ops.parents.into_iter().zip([dx, dw, db]) {
+        if let Some(node) = parent {
+            grads.register::<Flex>(node.id, grad);
+        }
+    }
+}
+
+impl Backward<Flex, 3> for LinearBackward {
+    /// The input (contiguous) and the weight.
+    type State = [FlexTensor; 2];
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        linear_grads(ops, grads);
+    }
+}
+
+impl Backward<Flex, 2> for LinearBackward {
+    /// The input (contiguous) and the weight.
+    type State = [FlexTensor; 2];
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        linear_grads(ops, grads);
     }
 }
 
@@ -128,6 +161,39 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
                 prep.finish([q, k, v, o.clone(), probs], o)
             }
             OpsKind::UnTracked(prep) => prep.finish(attention_forward(&q, &k, &v, false).0),
+        }
+    }
+
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let guards = [x.node(), weight.node(), bias.node()];
+        let x = contiguous(x.into_primitive());
+        let w = matrix_ready(weight.into_primitive());
+        let b = contiguous(bias.into_primitive());
+        let y = linear_forward(&x, &w, Some(&b));
+        match <LinearBackward as Backward<Flex, 3>>::prepare::<C>(LinearBackward, guards)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish([x, w], y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn fused_linear_no_bias(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        let guards = [x.node(), weight.node()];
+        let x = contiguous(x.into_primitive());
+        let w = matrix_ready(weight.into_primitive());
+        let y = linear_forward(&x, &w, None);
+        match <LinearBackward as Backward<Flex, 2>>::prepare::<C>(LinearBackward, guards)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish([x, w], y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::KernelOps;
 use crate::flex::attention::{self, View};
 use crate::flex::gelu;
 use crate::flex::layer_norm::{self, Stats};
+use crate::flex::linear::{self, Mat};
 use crate::flex::tensor::{assume_init, contiguous, dims, from_vec, uninit, values};
 
 impl KernelOps for Flex {
@@ -26,6 +27,15 @@ impl KernelOps for Flex {
 
     fn fused_attention(q: FlexTensor, k: FlexTensor, v: FlexTensor) -> FlexTensor {
         attention_forward(&view_ready(q), &view_ready(k), &view_ready(v), false).0
+    }
+
+    fn fused_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        let bias = contiguous(bias);
+        linear_forward(&contiguous(x), &matrix_ready(weight), Some(&bias))
+    }
+
+    fn fused_linear_no_bias(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
+        linear_forward(&contiguous(x), &matrix_ready(weight), None)
     }
 }
 
@@ -175,6 +185,88 @@ pub(crate) fn attention_backward(
             from_vec(assume_init(dq), vec![b, h, lq, dh]),
             from_vec(assume_init(dk), vec![b, h, lk, dh]),
             from_vec(assume_init(dvv), vec![b, h, lk, dv]),
+        )
+    }
+}
+
+/// `t` as a 2-D gemm operand: any non-negative strides (a transposed view is fine).
+pub(crate) fn matrix_ready(t: FlexTensor) -> FlexTensor {
+    let layout = t.layout();
+    assert_eq!(
+        layout.num_dims(),
+        2,
+        "linear: the weight must be [d_in, d_out], got {:?}",
+        layout.shape()
+    );
+    if layout.strides().iter().all(|&s| s >= 0) {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn matrix(t: &FlexTensor) -> Mat<'_> {
+    let l = t.layout();
+    let (s, d) = (l.strides(), l.shape());
+    Mat::new(
+        t.storage::<f32>(),
+        l.start_offset(),
+        [d[0], d[1]],
+        [s[0] as usize, s[1] as usize],
+    )
+}
+
+/// A contiguous `[.., d_in]` tensor as the row-major matrix `[n, d_in]`.
+fn rows(x: &FlexTensor) -> Mat<'_> {
+    let d = dims(x);
+    let d_in = *d
+        .last()
+        .expect("linear: the input must have at least one dimension");
+    let n = d[..d.len() - 1].iter().product();
+    Mat::row_major(values(x), n, d_in)
+}
+
+/// `x W (+ b)` for a contiguous `x [.., d_in]` and a [`matrix_ready`] weight.
+pub(crate) fn linear_forward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    bias: Option<&FlexTensor>,
+) -> FlexTensor {
+    let (xm, wm) = (rows(x), matrix(w));
+    if let Some(b) = bias {
+        assert_eq!(
+            dims(b),
+            [wm.cols],
+            "linear: bias {:?} must be [{}] (d_out)",
+            dims(b),
+            wm.cols
+        );
+    }
+    let mut y = uninit(xm.rows * wm.cols);
+    linear::forward(xm, wm, bias.map(values), &mut y);
+    let mut shape = dims(x);
+    *shape.last_mut().unwrap() = wm.cols;
+    // SAFETY: `linear::forward` writes every element.
+    from_vec(unsafe { assume_init(y) }, shape)
+}
+
+/// `(dx, dw, db)` of [`linear_forward`].
+pub(crate) fn linear_backward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    dy: FlexTensor,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let dy = contiguous(dy);
+    let (xm, wm) = (rows(x), matrix(w));
+    let mut dx = uninit(xm.rows * xm.cols);
+    let mut dw = uninit(wm.rows * wm.cols);
+    let db = linear::backward(xm, wm, values(&dy), &mut dx, &mut dw);
+    // SAFETY: `linear::backward` writes every element of dx and dw.
+    unsafe {
+        (
+            from_vec(assume_init(dx), dims(x)),
+            from_vec(assume_init(dw), vec![wm.rows, wm.cols]),
+            from_vec(db, vec![wm.cols]),
         )
     }
 }

@@ -10,6 +10,7 @@ mod simd;
 pub mod attention;
 pub mod gelu;
 pub mod layer_norm;
+pub mod linear;
 pub mod math;
 pub(crate) mod tensor;
 
