@@ -12,8 +12,12 @@ pub fn exp<const FMA: bool>(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // 1.5 * 2^23: adding and subtracting it rounds to the nearest integer (no `round` call).
     const SHIFTER: f32 = 12_582_912.0;
-    let x = x.clamp(-87.3, 88.3);
-    let n = madd::<FMA>(x, LOG2E, SHIFTER) - SHIFTER;
+    // Selects rather than `clamp`/`max` (NaN-aware, slower when vectorised); NaN stays NaN.
+    let x = if x < -87.3 { -87.3 } else { x };
+    let x = if x > 88.3 { 88.3 } else { x };
+    // k = SHIFTER + n: its low mantissa bits hold the integer n = round(x log2 e).
+    let k = madd::<FMA>(x, LOG2E, SHIFTER);
+    let n = k - SHIFTER;
     let r = madd::<FMA>(-n, LN2_HI, x);
     let r = madd::<FMA>(-n, LN2_LO, r);
     let mut p = 1.987_569_1e-4;
@@ -23,7 +27,9 @@ pub fn exp<const FMA: bool>(x: f32) -> f32 {
     p = madd::<FMA>(p, r, 1.666_666_5e-1);
     p = madd::<FMA>(p, r, 0.5);
     let e = madd::<FMA>(p, r * r, r) + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n from the bits of k (SHIFTER's own bits vanish in the shift): integer ops only, no
+    // saturating float-to-int conversion.
+    let scale = f32::from_bits((k.to_bits() << 23).wrapping_add(127 << 23));
     e * scale
 }
 
@@ -34,7 +40,9 @@ pub fn exp<const FMA: bool>(x: f32) -> f32 {
 /// ~4e-7 near |x| = 3.
 #[inline(always)]
 pub fn erf64<const FMA: bool>(x: f32) -> f64 {
-    let x = (x as f64).clamp(-4.0, 4.0);
+    let x = x as f64;
+    let x = if x < -4.0 { -4.0 } else { x };
+    let x = if x > 4.0 { 4.0 } else { x };
     let x2 = x * x;
     let mut p = -2.726_142_258_013_06e-10;
     p = madd64::<FMA>(p, x2, 2.770_681_424_959_02e-8);
