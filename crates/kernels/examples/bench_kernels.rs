@@ -9,7 +9,7 @@
 //! and their ratio (burn / fused: > 1 means the fused op is faster). `base` is the cost of the
 //! loss and backward bookkeeping alone (`y = x`), included in both train columns.
 //! Attention runs as U-ViT calls it: q, k, v split from one `[b, l, 3 d]` projection, heads
-//! merged afterwards. For the linear layers (`qkv`: `d -> 3 d` without bias, `fc1`:
+//! merged afterwards. The allocator is tuned as in the `ifvit` CLI. For the linear layers (`qkv`: `d -> 3 d` without bias, `fc1`:
 //! `d -> hidden` with bias) `base` is burn's plain matmul (no bias) under the same loss.
 
 use std::time::Instant;
@@ -190,7 +190,20 @@ fn bench_linear(reps: usize, op: &str, s: &Shape, d_out: usize, bias: bool) {
     report(op, s.name, infer, train, base);
 }
 
+/// The allocator settings of the `ifvit` CLI (crates/cli/src/main.rs): without them glibc
+/// returns every freed block over 128 KiB to the OS and faults it back in on the next call,
+/// which costs more than GELU itself at these sizes.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; called before any threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 fn main() {
+    tune_allocator();
     let reps: usize = std::env::args()
         .nth(1)
         .map_or(30, |a| a.parse().expect("REPS: a number"));
