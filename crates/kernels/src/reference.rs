@@ -1,0 +1,34 @@
+//! burn's own (decomposed under autodiff) form of each op: the fallback on every device
+//! other than Flex, and the reference of the gradient checks and benchmarks.
+
+use burn::tensor::Tensor;
+use burn::tensor::ops::AttentionModuleOptions;
+
+/// `burn::tensor::activation::gelu` (exact, erf).
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    burn::tensor::activation::gelu(x)
+}
+
+/// `burn::tensor::module::layer_norm` (what `burn::nn::LayerNorm` runs for f32).
+pub fn layer_norm<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+) -> Tensor<D> {
+    burn::tensor::module::layer_norm(x, gamma, Some(beta), eps)
+}
+
+/// `burn::tensor::module::attention` without mask or bias, scale `head_dim^-0.5`.
+pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+    burn::tensor::module::attention(q, k, v, None, None, AttentionModuleOptions::default())
+}
+
+/// `burn::tensor::module::linear` (what `burn::nn::Linear` runs): `x W (+ b)`.
+pub fn linear<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<D> {
+    burn::tensor::module::linear(x, weight, bias)
+}
