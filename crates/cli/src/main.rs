@@ -78,6 +78,10 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // `IFVIT_KERNELS=off`: burn's own ops instead of the fused kernels (bisecting, comparing).
+    if std::env::var("IFVIT_KERNELS").is_ok_and(|v| v == "off" || v == "0") {
+        ifvit_kernels::set_enabled(false);
+    }
     let cli = Cli::parse();
     let result = run(cli);
     if let Err(e) = &result {

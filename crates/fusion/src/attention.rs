@@ -5,13 +5,11 @@
 //!   intermediate-fusion "cross-attention" passes `[image+time ; text]` as keys/values (one
 //!   softmax); PixArt's cross-attention passes the text tokens alone.
 //!
-//! Both use burn's fused `attention` op (flash/naive kernels on Flex; the autodiff backend
-//! falls back to the decomposed form for gradients). Scale is `head_dim^-0.5`.
+//! Both use `ifvit_kernels::attention`: one fused kernel per (batch, head) with a hand-written
+//! backward on Flex, burn's `attention` op elsewhere. Scale is `head_dim^-0.5`.
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 
 use crate::init::linear;
@@ -37,7 +35,7 @@ pub fn merge_heads(x: Tensor<4>) -> Tensor<3> {
 
 /// Scaled dot-product attention (scale `head_dim^-0.5`) over `[batch, heads, tokens, head_dim]`.
 pub fn sdpa(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
-    attention(q, k, v, None, None, AttentionModuleOptions::default())
+    ifvit_kernels::attention(q, k, v)
 }
 
 /// Self-attention over one token sequence. PyTorch names: `qkv`, `proj`.

@@ -12,7 +12,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Device, Tensor};
 
 use crate::attention::SelfAttention;
-use crate::init::{layer_norm, linear};
+use crate::init::{layer_norm, linear, norm};
 use crate::mlp::Mlp;
 
 /// Sizes of a block, all derived from the model config.
@@ -91,8 +91,8 @@ impl Block {
     /// -> `[batch, n, dim]`.
     pub fn forward(&self, x: Tensor<3>, skip: Option<Tensor<3>>) -> Tensor<3> {
         let x = apply_skip(&self.skip_linear, x, skip);
-        let x = x.clone() + self.attn.forward(self.norm1.forward(x));
-        x.clone() + self.mlp.forward(self.norm2.forward(x))
+        let x = x.clone() + self.attn.forward(norm(&self.norm1, x));
+        x.clone() + self.mlp.forward(norm(&self.norm2, x))
     }
 
     /// Parameters and per-sample MACs of a self-attention block over `n` tokens.

@@ -44,3 +44,9 @@ pub fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear 
 pub fn layer_norm(dim: usize, device: &Device) -> LayerNorm {
     LayerNormConfig::new(dim).with_epsilon(LN_EPS).init(device)
 }
+
+/// Applies a LayerNorm made by [`layer_norm`] (epsilon [`LN_EPS`]) through the fused kernel
+/// (`ifvit_kernels::layer_norm`; burn's op off Flex). `[.., dim] -> [.., dim]`.
+pub fn norm<const D: usize>(n: &LayerNorm, x: Tensor<D>) -> Tensor<D> {
+    ifvit_kernels::layer_norm_module(n, x, LN_EPS)
+}

@@ -2,7 +2,6 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Tensor};
 
 use crate::init::linear;
@@ -24,6 +23,6 @@ impl Mlp {
 
     /// `[batch, tokens, dim] -> [batch, tokens, dim]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+        self.fc2.forward(ifvit_kernels::gelu(self.fc1.forward(x)))
     }
 }

@@ -30,4 +30,4 @@ mod api;
 
 pub use api::{attention, gelu, layer_norm, layer_norm_module, linear, linear_module};
 pub use ops::KernelOps;
-pub use route::fused_available;
+pub use route::{enabled, fused_available, set_enabled};

@@ -35,6 +35,10 @@ pub struct BenchTrainArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also time burn's own ops in place of the fused kernels (ifvit-kernels), alternating
+    /// the two paths in this process, and print the ratio.
+    #[arg(long)]
+    pub compare_kernels: bool,
 }
 
 pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
@@ -63,6 +67,9 @@ pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
         steps: args.steps,
         warmup: args.warmup,
     };
+    if args.compare_kernels {
+        return compare_kernels(&opts, device);
+    }
     let r = bench::run(&opts, device)
         .with_context(|| format!("bench train --preset {}", args.model.preset))?;
     if args.json {
@@ -91,5 +98,38 @@ pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
     if let Some(m) = r.peak_rss_mib {
         println!("  peak RSS         {m:.0} MiB");
     }
+    Ok(())
+}
+
+/// Fused kernels against burn's ops, alternated over three rounds in one process.
+fn compare_kernels(opts: &TrainBenchOptions, device: &Device) -> Result<()> {
+    let mut fused = Vec::new();
+    let mut plain = Vec::new();
+    for round in 0..3 {
+        for on in [true, false] {
+            ifvit_kernels::set_enabled(on);
+            let r = bench::run(opts, device).context("bench train --compare-kernels")?;
+            eprintln!(
+                "round {round}: kernels {:<3} median step {:.2} ms, {:.1} img/s",
+                if on { "on" } else { "off" },
+                r.median_step_ms,
+                r.images_per_s
+            );
+            if on { &mut fused } else { &mut plain }.push(r.images_per_s);
+        }
+    }
+    ifvit_kernels::set_enabled(true);
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (f, p) = (med(&mut fused), med(&mut plain));
+    println!(
+        "{} batch {}: fused kernels {f:.1} img/s, burn ops {p:.1} img/s, ratio {:.2}x \
+         (median of 3 alternated rounds)",
+        opts.preset,
+        opts.batch,
+        f / p
+    );
     Ok(())
 }

@@ -17,7 +17,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::attention::CrossAttention;
 use crate::block::{BlockDims, apply_skip};
-use crate::init::{layer_norm, linear};
+use crate::init::{layer_norm, linear, norm};
 use crate::mlp::Mlp;
 use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
 use crate::stream::Streams;
@@ -90,10 +90,10 @@ impl JointBlock for CrossBlock {
     fn forward(&self, s: Streams, skip: Option<Streams>) -> Streams {
         let mut s = s.split();
         let x = apply_skip(&self.skip_linear, s.h, skip.map(Streams::into_image)); // [B, Ni, D]
-        let q = self.norm1.forward(x.clone());
-        let kv = Tensor::cat(vec![q.clone(), self.norm1.forward(s.text.clone())], 1); // [B, Ni+Nt, D]
+        let q = norm(&self.norm1, x.clone());
+        let kv = Tensor::cat(vec![q.clone(), norm(&self.norm1, s.text.clone())], 1); // [B, Ni+Nt, D]
         let x = x + self.attn.forward(q, kv);
-        s.h = x.clone() + self.mlp.forward(self.norm2.forward(x));
+        s.h = x.clone() + self.mlp.forward(norm(&self.norm2, x));
         s
     }
 }

@@ -21,7 +21,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::attention::{merge_heads, sdpa, split_heads};
 use crate::block::{BlockDims, apply_skip};
-use crate::init::{layer_norm, linear};
+use crate::init::{layer_norm, linear, norm};
 use crate::mlp::Mlp;
 use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
 use crate::stream::Streams;
@@ -140,15 +140,15 @@ impl JointBlock for MmditBlock {
         let x = apply_skip(&self.skip_linear, s.h, skip_x); // [B, Ni, D]
         let c = apply_skip(&self.skip_linear_context, s.text, skip_c); // [B, Nt, D]
         let (ox, oc) = self.attn.forward(
-            self.norm1.forward(x.clone()),
-            self.norm1_context.forward(c.clone()),
+            norm(&self.norm1, x.clone()),
+            norm(&self.norm1_context, c.clone()),
         );
         let x = x + ox;
-        s.h = x.clone() + self.mlp.forward(self.norm2.forward(x));
+        s.h = x.clone() + self.mlp.forward(norm(&self.norm2, x));
         s.text = match (oc, &self.norm2_context, &self.mlp_context) {
-            (Some(oc), Some(norm), Some(mlp)) => {
+            (Some(oc), Some(norm_c), Some(mlp)) => {
                 let c = c + oc;
-                c.clone() + mlp.forward(norm.forward(c))
+                c.clone() + mlp.forward(norm(norm_c, c))
             }
             _ => c, // last joint block: the text stream ends here
         };

@@ -18,7 +18,7 @@ use burn::tensor::Device;
 
 use crate::attention::{CrossAttention, SelfAttention};
 use crate::block::{BlockDims, apply_skip};
-use crate::init::{layer_norm, linear};
+use crate::init::{layer_norm, linear, norm};
 use crate::mlp::Mlp;
 use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
 use crate::stream::Streams;
@@ -96,12 +96,12 @@ impl JointBlock for PixArtBlock {
     fn forward(&self, s: Streams, skip: Option<Streams>) -> Streams {
         let mut s = s.split();
         let x = apply_skip(&self.skip_linear, s.h, skip.map(Streams::into_image)); // [B, Ni, D]
-        let x = x.clone() + self.attn.forward(self.norm1.forward(x));
+        let x = x.clone() + self.attn.forward(norm(&self.norm1, x));
         let x = x.clone()
             + self
                 .cross_attn
-                .forward(self.norm_cross.forward(x), s.text.clone());
-        s.h = x.clone() + self.mlp.forward(self.norm2.forward(x));
+                .forward(norm(&self.norm_cross, x), s.text.clone());
+        s.h = x.clone() + self.mlp.forward(norm(&self.norm2, x));
         s
     }
 }
