@@ -2,3 +2,4 @@
 //! (Hugging Face style directories: `config.json` + `model.safetensors` + tokenizer files).
 //!
 //! Every size comes from the network's own config; nothing is hard-coded to one checkpoint.
+pub mod inception;
