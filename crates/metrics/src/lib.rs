@@ -1,8 +1,10 @@
 //! ifvit-metrics: evaluation.
 //!
 //! * [`shapes`]: the exact alignment scorer of the built-in `shapes` data set;
+//! * [`fid`]: FID and KID (Inception pool3 statistics, `.npz` files);
 //! * [`grid`]: captioned image grids (data previews, sample sheets).
 
+pub mod fid;
 mod font;
 pub mod grid;
 pub mod shapes;
