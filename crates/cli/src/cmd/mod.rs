@@ -1,4 +1,5 @@
 pub mod ablate;
+pub mod assets;
 pub mod bench;
 pub mod bench_model;
 pub mod bench_sampler;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caption::Aspect;
 use super::error::ShapesError;
+use super::holdout::Holdout;
 use super::vocab::{Color, MAX_COUNT, Shape};
 
 /// Free pixels between two neighbouring objects, at least (when the grid cells are whole
@@ -106,6 +107,9 @@ pub struct ShapesConfig {
     pub placement: Placement,
     /// How often each caption aspect is drawn.
     pub aspects: AspectWeights,
+    /// Compositions training never shows (`shapes::holdout`); unseen evaluation prompts
+    /// hold them. Nothing is held out by default.
+    pub holdout: Holdout,
     /// Item `i` of the data set is a pure function of `(seed, i)`.
     pub seed: u64,
 }
@@ -122,6 +126,7 @@ impl Default for ShapesConfig {
             jitter: 1,
             placement: Placement::Random,
             aspects: AspectWeights::default(),
+            holdout: Holdout::default(),
             seed: 0,
         }
     }
@@ -290,7 +295,7 @@ impl ShapesConfig {
                 ),
             );
         }
-        Ok(())
+        self.holdout.validate(self)
     }
 }
 

@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use super::caption::{Aspect, CaptionSpec, Group};
 use super::config::ShapesConfig;
 use super::error::ShapesError;
+use super::holdout::HeldOut;
 use super::layout::layout;
 use super::scene::Scene;
 use super::vocab::Relation;
@@ -43,23 +44,30 @@ pub fn item_rng(seed: u64, index: u64) -> StdRng {
 #[derive(Clone, Debug)]
 pub struct ShapesGenerator {
     cfg: ShapesConfig,
+    held_out: HeldOut,
 }
 
 impl ShapesGenerator {
     pub fn new(cfg: ShapesConfig) -> Result<Self, ShapesError> {
         cfg.validate()?;
-        Ok(ShapesGenerator { cfg })
+        let held_out = HeldOut::of(&cfg);
+        Ok(ShapesGenerator { cfg, held_out })
     }
 
     pub fn config(&self) -> &ShapesConfig {
         &self.cfg
     }
 
-    /// Item `index` (any `u64`: the data set is unlimited).
+    /// The compositions training never shows.
+    pub fn held_out(&self) -> &HeldOut {
+        &self.held_out
+    }
+
+    /// Item `index` (any `u64`: the data set is unlimited). Never a held-out composition.
     pub fn item(&self, index: u64) -> ShapesItem {
         let mut rng = item_rng(self.cfg.seed, index);
         let aspect = self.sample_aspect(&mut rng);
-        let spec = self.sample_spec(aspect, &mut rng);
+        let spec = self.sample_where(aspect, &mut rng, |s| self.held_out.allows_training(s));
         self.render_with(spec, &mut rng)
             .expect("a validated config lays out every caption it draws")
     }
@@ -128,6 +136,28 @@ impl ShapesGenerator {
                 }
             }
         }
+    }
+
+    /// A caption of `aspect` that passes `keep`, by drawing until one does. With nothing held
+    /// out `keep` passes the first draw, so the random stream is the plain sampler's.
+    /// Validation keeps the held-out sets small enough that a caption passes within a few
+    /// draws (at most one held-out pair per colour, shape and count).
+    pub fn sample_where(
+        &self,
+        aspect: Aspect,
+        rng: &mut impl Rng,
+        keep: impl Fn(&CaptionSpec) -> bool,
+    ) -> CaptionSpec {
+        for _ in 0..100_000 {
+            let spec = self.sample_spec(aspect, rng);
+            if keep(&spec) {
+                return spec;
+            }
+        }
+        panic!(
+            "no {aspect} caption passes the filter in 100000 draws: the holdout of this \
+             config leaves (almost) none"
+        )
     }
 
     /// Renders any caption of the grammar (colours and shapes need not be in the config's

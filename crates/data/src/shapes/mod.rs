@@ -10,7 +10,8 @@
 //! | relation | "a yellow square above a red circle"   |
 //!
 //! Item `i` of a config with seed `s` is a pure function of `(s, i)` ([`ShapesGenerator`],
-//! [`ShapesDataset`]); [`held_out_prompts`] gives fixed evaluation captions; captions
+//! [`ShapesDataset`]); [`eval_prompts`] gives fixed evaluation captions, seen
+//! or holding compositions training never shows ([`Holdout`]); captions
 //! parse back into a [`CaptionSpec`] (the exact scorer in `ifvit-metrics` uses that).
 //! Design notes and the grammar: `docs/shapes.md`.
 
@@ -19,6 +20,7 @@ pub mod config;
 pub mod dataset;
 pub mod error;
 pub mod generate;
+pub mod holdout;
 pub mod image_tensor;
 pub mod layout;
 pub mod prompts;
@@ -30,7 +32,8 @@ pub use config::{AspectWeights, MinMax, Placement, ShapesConfig};
 pub use dataset::ShapesDataset;
 pub use error::ShapesError;
 pub use generate::{ShapesGenerator, ShapesItem, item_rng};
+pub use holdout::{HeldOut, Holdout, Novelty};
 pub use image_tensor::{ImageTensorError, images_to_tensor, tensor_to_images};
-pub use prompts::{HELD_OUT_SEED, Prompt, held_out_prompts};
+pub use prompts::{HELD_OUT_SEED, Prompt, Split, eval_prompts, held_out_prompts};
 pub use scene::{Scene, SceneObject};
 pub use vocab::{Color, Relation, Shape};

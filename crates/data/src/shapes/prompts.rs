@@ -17,25 +17,73 @@ pub struct Prompt {
     pub aspect: Aspect,
 }
 
-/// `n` evaluation captions, split evenly over the aspects with a positive weight (in the
-/// order count, binding, relation; the first `n % k` aspects get one more), each drawn
-/// with the config's caption distribution for its aspect.
+/// Which evaluation captions: from the training distribution, or holding a composition
+/// training never shows (`ShapesConfig::holdout`, `shapes::holdout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Seen,
+    Unseen,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Seen => "seen",
+            Split::Unseen => "unseen",
+        }
+    }
+}
+
+/// The seen evaluation prompts: [`eval_prompts`] with [`Split::Seen`].
 ///
-/// They depend on the config's vocabulary and ranges (palette, shapes, object counts) but
-/// not on its `seed` or aspect weights' values, so training randomness never changes
-/// them. Prompt `j` of an aspect is the same for every `n > j`. The grammar is small
-/// (about 550 distinct captions by default), so these captions also occur in training:
-/// they measure alignment on fixed prompts, not generalisation to unseen ones.
+/// The grammar is small (about 550 distinct captions by default), so these captions also
+/// occur in training: they measure alignment on fixed prompts. [`Split::Unseen`] prompts
+/// measure generalisation to compositions training never showed.
 pub fn held_out_prompts(config: &ShapesConfig, n: usize) -> Result<Vec<Prompt>, ShapesError> {
+    eval_prompts(config, n, Split::Seen)
+}
+
+/// `n` evaluation captions, split evenly over the aspects (in the order count, binding,
+/// relation; the first `n % k` aspects get one more), each drawn with the config's caption
+/// distribution for its aspect and kept if it belongs to `split`. Seen prompts use the
+/// aspects with a positive weight; unseen prompts those of them with something held out
+/// (an error names `holdout` when there is none).
+///
+/// They depend on the config's vocabulary, ranges and holdout (palette, shapes, object
+/// counts) but not on its `seed` or aspect weights' values, so training randomness never
+/// changes them. Prompt `j` of an aspect is the same for every `n > j`. With nothing held
+/// out, seen prompts are the plain sampler's draws.
+pub fn eval_prompts(
+    config: &ShapesConfig,
+    n: usize,
+    split: Split,
+) -> Result<Vec<Prompt>, ShapesError> {
     let generator = ShapesGenerator::new(config.clone())?;
-    let aspects = config.aspects.enabled();
+    let held = generator.held_out();
+    let mut aspects = config.aspects.enabled();
+    if split == Split::Unseen {
+        aspects.retain(|&a| held.has_unseen(a));
+        if aspects.is_empty() {
+            return Err(ShapesError::Config {
+                field: "holdout",
+                message: "nothing is held out for the enabled aspects, so there are no unseen \
+                          prompts; set e.g. holdout: (colour_shapes: 2, count_shapes: 2, \
+                          relation_colours: 1)"
+                    .into(),
+            });
+        }
+    }
     let k = aspects.len();
     let mut out = Vec::with_capacity(n);
     for (ai, &aspect) in aspects.iter().enumerate() {
         let count = n / k + usize::from(ai < n % k);
         for j in 0..count {
             let mut rng = item_rng(HELD_OUT_SEED ^ (aspect as u64), j as u64);
-            let spec = generator.sample_spec(aspect, &mut rng);
+            let spec = generator.sample_where(aspect, &mut rng, |s| match split {
+                Split::Seen => held.allows_training(s),
+                Split::Unseen => held.is_unseen(s),
+            });
             out.push(Prompt {
                 caption: spec.to_string(),
                 aspect,
