@@ -5,6 +5,7 @@ pub mod bench_model;
 pub mod bench_sampler;
 pub mod bench_train;
 pub mod data;
+pub mod fid;
 pub mod info;
 pub mod prepare;
 pub mod progress;

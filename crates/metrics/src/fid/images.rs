@@ -61,6 +61,39 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>, FidError> {
     Ok(files)
 }
 
+/// The files of a folder and their common size (`None` when sizes are mixed).
+pub type FolderCheck = (Vec<PathBuf>, Option<(u32, u32)>);
+
+/// Checks a folder before any network runs, from the image headers only: lists it, and
+/// checks that every file is a readable image of the first image's size (unless
+/// `allow_mixed_sizes`). Returns the files and the common size (`None` when mixed).
+pub fn preflight_folder(dir: &Path, allow_mixed_sizes: bool) -> Result<FolderCheck, FidError> {
+    let files = list_images(dir)?;
+    let mut first: Option<(u32, u32)> = None;
+    let mut mixed = false;
+    for f in &files {
+        let (w, h) = image::image_dimensions(f)
+            .map_err(|e| FidError::file(f, format!("cannot read the image ({e}); this build decodes PNG: convert the file or remove it from the folder")))?;
+        match first {
+            None => first = Some((w, h)),
+            Some((w0, h0)) if (w0, h0) != (w, h) => {
+                if !allow_mixed_sizes {
+                    return Err(FidError::file(
+                        f,
+                        format!(
+                            "image is {w}x{h} but {} is {w0}x{h0}: the folder mixes sizes; resize the images to one size, split the folder, or pass --allow-mixed-sizes (each image is then resized to 299 on its own)",
+                            files[0].display()
+                        ),
+                    ));
+                }
+                mixed = true;
+            }
+            _ => {}
+        }
+    }
+    Ok((files, if mixed { None } else { first }))
+}
+
 /// Receives each batch's features `[B, 2048]` (row-major) and the files they came from.
 pub type FeatureSink<'a> = dyn FnMut(&[f32], &[PathBuf]) -> Result<(), FidError> + 'a;
 
@@ -166,6 +199,28 @@ mod tests {
             "{err}"
         );
         assert_eq!(decode_checked(&files, true, &mut None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn preflight_reports_size_and_rejects_mixed_or_broken_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        png(dir.path(), "a.png", 8, 8);
+        png(dir.path(), "c.png", 8, 8);
+        let (files, size) = preflight_folder(dir.path(), false).unwrap();
+        assert_eq!((files.len(), size), (2, Some((8, 8))));
+        png(dir.path(), "b.png", 5, 8);
+        let err = preflight_folder(dir.path(), false).unwrap_err().to_string();
+        assert!(
+            err.contains("b.png") && err.contains("5x8") && err.contains("a.png"),
+            "{err}"
+        );
+        assert_eq!(preflight_folder(dir.path(), true).unwrap().1, None);
+        std::fs::write(dir.path().join("d.png"), b"junk").unwrap();
+        let err = preflight_folder(dir.path(), true).unwrap_err().to_string();
+        assert!(
+            err.contains("d.png") && err.contains("cannot read"),
+            "{err}"
+        );
     }
 
     #[test]

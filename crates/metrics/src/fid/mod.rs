@@ -13,7 +13,8 @@ mod stats;
 pub use error::FidError;
 pub use frechet::{frechet_distance, trace_sqrt_product};
 pub use images::{
-    FeatureConfig, FeatureSink, IMAGE_EXTENSIONS, list_images, stream_folder_features,
+    FeatureConfig, FeatureSink, IMAGE_EXTENSIONS, decode_checked, list_images, preflight_folder,
+    stream_folder_features,
 };
 pub use inputs::{FidInput, input_features, input_stats};
 pub use kid::{Features, Kid, KidConfig, kernel_inception_distance, kid_on_subsets};
