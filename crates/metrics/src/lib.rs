@@ -2,11 +2,13 @@
 //!
 //! * [`shapes`]: the exact alignment scorer of the built-in `shapes` data set;
 //! * [`fid`]: FID and KID (Inception pool3 statistics, `.npz` files);
+//! * [`rank`]: effective rank and energy ranks of a matrix's spectrum;
 //! * [`grid`]: captioned image grids (data previews, sample sheets).
 
 pub mod fid;
 mod font;
 pub mod grid;
+pub mod rank;
 pub mod shapes;
 
 pub use grid::{GridStyle, caption_grid, caption_grid_with};
