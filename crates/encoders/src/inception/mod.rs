@@ -58,13 +58,21 @@ impl InceptionV3 {
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let fresh = matches!((modified(&cache), modified(&pt)), (Some(c), Some(p)) if c >= p)
             || (!pt.exists() && cache.exists());
-        let w = if fresh {
-            RawWeights::from_safetensors(&cache)?
+        // A damaged cache (e.g. a disk filled mid-write elsewhere) falls back to the .pt.
+        let cached = if fresh {
+            RawWeights::from_safetensors(&cache).ok()
         } else {
-            let w = RawWeights::from_torchscript(&pt)?;
-            // Best effort: a read-only asset directory only costs the conversion next time.
-            let _ = w.save_safetensors(&cache);
-            w
+            None
+        };
+        let w = match cached {
+            Some(w) => w,
+            None if !pt.exists() && cache.exists() => RawWeights::from_safetensors(&cache)?,
+            None => {
+                let w = RawWeights::from_torchscript(&pt)?;
+                // Best effort: a read-only asset directory only costs the conversion next time.
+                let _ = w.save_safetensors(&cache);
+                w
+            }
         };
         Self::from_weights(&w, device)
     }

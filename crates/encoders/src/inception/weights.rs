@@ -326,3 +326,45 @@ fn read_storage<R: Read + std::io::Seek>(
         .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safetensors_conversion_keeps_tensors_and_int_attributes() {
+        let dir = std::env::temp_dir().join(format!("ifvit-inception-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("w.safetensors");
+        let mut w = RawWeights::empty(Path::new("x.pt"));
+        w.tensors.insert(
+            "a.weight".into(),
+            RawTensor {
+                shape: vec![2, 1, 1, 1],
+                data: vec![1.5, -2.0],
+            },
+        );
+        w.ints.insert("a.stride".into(), vec![2]);
+        w.ints.insert("a.padding".into(), vec![0, 3]);
+        w.save_safetensors(&p).unwrap();
+        let r = RawWeights::from_safetensors(&p).unwrap();
+        assert_eq!(r.tensors["a.weight"].data, vec![1.5, -2.0]);
+        assert_eq!(r.tensors["a.weight"].shape, vec![2, 1, 1, 1]);
+        assert_eq!(r.ints, w.ints);
+        assert!(
+            r.tensor("a.weight", &[Some(2), None, Some(1), Some(1)])
+                .is_ok()
+        );
+        let err = r
+            .tensor("a.weight", &[Some(3), None, Some(1), Some(1)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("w.safetensors")
+                && err.contains("[3, _, 1, 1]")
+                && err.contains("[2, 1, 1, 1]"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
