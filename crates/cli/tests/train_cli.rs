@@ -175,7 +175,8 @@ fn the_ablation_writes_its_report() {
         .arg(&out)
         .output()
         .unwrap());
-    assert!(stdout.contains("untrained (chance)"), "{stdout}");
+    assert!(stdout.contains("untrained (noise)"), "{stdout}");
+    assert!(stdout.contains("real images (ceiling)"), "{stdout}");
     for f in [
         "report.md",
         "results.csv",
@@ -200,9 +201,19 @@ fn the_ablation_writes_its_report() {
             a["params"].as_u64().unwrap() > 0 && a["train_images_per_s"].as_f64().unwrap() > 0.0
         );
         assert!(a["alignment"]["overall"]["n"].as_u64().unwrap() == 6);
+        let ci = &a["alignment"]["overall"]["intervals"]["all_correct"];
+        assert!(
+            ci["n"].as_u64() == Some(6) && ci["lo"].as_f64().unwrap() <= ci["hi"].as_f64().unwrap()
+        );
     }
+    assert_eq!(json["bounds"]["ceiling"]["overall"]["n"].as_u64(), Some(6));
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("not computed yet") && report.contains("untrained (chance)"));
+    assert!(report.contains("not computed yet") && report.contains("untrained (noise)"));
+    assert!(
+        report.contains("| real images, another caption (chance) |"),
+        "{report}"
+    );
+    assert!(report.contains("[95% CI]"), "{report}");
     // Re-running resumes: nothing is retrained.
     let again = ok(ifvit()
         .args(["ablate", "--config"])

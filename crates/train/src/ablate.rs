@@ -22,7 +22,8 @@ use ifvit_data::fashion_mnist::FashionDataset;
 use ifvit_data::shapes::held_out_prompts;
 use ifvit_diffusion::NoiseSchedule;
 use ifvit_fusion::Fusion;
-use ifvit_metrics::{AlignmentReport, caption_grid};
+use ifvit_metrics::shapes::{Bounds, bounds};
+use ifvit_metrics::{AlignmentReport, ShapesScorer, caption_grid};
 use ifvit_uvit::forward_cost;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -88,6 +89,11 @@ pub struct AblationResults {
     /// An untrained model (random init of the first arm) sampled and scored the same way:
     /// the chance level of the alignment metrics (`shapes` data only).
     pub chance: Option<AlignmentReport>,
+    /// Real `shapes` images of the evaluation prompts scored against their own caption
+    /// (the scorer's ceiling) and against another caption of the same aspect (chance for a
+    /// model that draws plausible scenes but ignores the text). `shapes` data only.
+    #[serde(default)]
+    pub bounds: Option<Bounds>,
     pub arms: Vec<ArmResult>,
     pub eval_prompts: usize,
     pub sampler: String,
@@ -254,6 +260,17 @@ pub fn ablate(
     };
     grid(&untrained, "untrained")?;
     drop(untrained);
+    let bounds = match &cfg.data {
+        DataConfig::Shapes(s) if scored => {
+            let prompts = held_out_prompts(s, cfg.eval.prompts)
+                .map_err(|e| TrainError::Data(e.to_string()))?;
+            Some(
+                bounds(s, &prompts, &ShapesScorer::default(), cfg.eval.seed)
+                    .map_err(|e| TrainError::Data(e.to_string()))?,
+            )
+        }
+        _ => None,
+    };
 
     let base_gmacs = forward_cost(&first_cfg).gmacs();
     let mut arms = Vec::new();
@@ -349,6 +366,7 @@ pub fn ablate(
     let results = AblationResults {
         name: cfg.name.clone(),
         chance,
+        bounds,
         arms,
         eval_prompts: if scored { cfg.eval.prompts } else { 0 },
         sampler: format!(

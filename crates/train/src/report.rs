@@ -16,6 +16,16 @@ fn pct(v: f64) -> String {
     format!("{:.1}", 100.0 * v)
 }
 
+/// All-correct with its 95% Wilson interval: "24.7 [18.5, 32.1]".
+fn all_correct_ci(a: &AspectMeans) -> String {
+    let p = a.intervals.all_correct;
+    if p.n == 0 {
+        // A report written before the intervals existed.
+        return pct(a.all_correct);
+    }
+    format!("{} [{}, {}]", pct(p.p), pct(p.lo), pct(p.hi))
+}
+
 /// Percentages of `count, colour, shape, relation, all-correct` ("-" where absent).
 fn cells(a: Option<&AspectMeans>) -> [String; 5] {
     match a {
@@ -50,10 +60,19 @@ pub fn csv(r: &AblationResults) -> String {
         "arm,params,gmacs,gmacs_ratio,train_steps,batch,train_seconds,train_img_per_s,step_ms,final_loss,\
          count,colour,shape,relation,all_correct,fid,clip_score\n",
     );
+    if let Some(b) = &r.bounds {
+        for (label, rep) in [("ceiling", &b.ceiling), ("chance", &b.chance)] {
+            let _ = writeln!(
+                s,
+                "real images ({label}),,,,0,,,,,,{},,",
+                fractions(Some(&rep.overall))
+            );
+        }
+    }
     if let Some(c) = &r.chance {
         let _ = writeln!(
             s,
-            "untrained (chance),,,,0,,,,,,{},,",
+            "untrained (noise),,,,0,,,,,,{},,",
             fractions(Some(&c.overall))
         );
     }
@@ -108,21 +127,37 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
     let _ = writeln!(s, "## Results\n");
     let _ = writeln!(
         s,
-        "| arm | params | GMACs/img | vs first | img/s (train) | step ms | final loss | count % | colour % | shape % | relation % | all correct % |"
+        "| arm | params | GMACs/img | vs first | img/s (train) | step ms | final loss | count % | colour % | shape % | relation % | all correct % [95% CI] |"
     );
     let _ = writeln!(
         s,
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
+    if let Some(b) = &r.bounds {
+        for (label, rep) in [
+            ("real images, own caption (ceiling)", &b.ceiling),
+            ("real images, another caption (chance)", &b.chance),
+        ] {
+            let [a, b, d, e, _] = cells(Some(&rep.overall));
+            let f = all_correct_ci(&rep.overall);
+            let _ = writeln!(s, "| {label} | | | | | | | {a} | {b} | {d} | {e} | {f} |");
+        }
+    }
     if let Some(c) = &r.chance {
-        let [a, b, d, e, f] = cells(Some(&c.overall));
+        let [a, b, d, e, _] = cells(Some(&c.overall));
+        let f = all_correct_ci(&c.overall);
         let _ = writeln!(
             s,
-            "| untrained (chance) | | | | | | | {a} | {b} | {d} | {e} | {f} |"
+            "| untrained (noise) | | | | | | | {a} | {b} | {d} | {e} | {f} |"
         );
     }
     for x in &r.arms {
-        let [a, b, d, e, f] = cells(x.alignment.as_ref().map(|a| &a.overall));
+        let [a, b, d, e, _] = cells(x.alignment.as_ref().map(|a| &a.overall));
+        let f = x
+            .alignment
+            .as_ref()
+            .map(|a| all_correct_ci(&a.overall))
+            .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             s,
             "| {} | {:.3}M | {:.4} | {:.3} | {:.1} | {:.1} | {:.4} | {a} | {b} | {d} | {e} | **{f}** |",
@@ -138,9 +173,13 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
     if r.chance.is_some() {
         let _ = writeln!(
             s,
-            "\n\"Chance\" is an untrained model (random init of the first arm) sampled and \
-             scored exactly like the trained ones. Percentages are over all prompts except \
-             relation, which is over the relation prompts only."
+            "\nBounds: \"ceiling\" scores real `shapes` images of the same prompts against \
+             their own caption (where the scorer itself errs); \"chance\" scores them against \
+             another caption of the same aspect (a model that draws plausible scenes but \
+             ignores the text). \"Untrained\" is a random init of the first arm sampled and \
+             scored like the trained ones (0% by construction: noise has no objects). \
+             Percentages are over all prompts except relation, which is over the relation \
+             prompts only; brackets are 95% Wilson intervals."
         );
     }
     let _ = writeln!(
@@ -156,7 +195,19 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
                 let _ = writeln!(s, "**{}**\n\n{}", x.arm, a.to_markdown());
             }
         }
-        let _ = writeln!(s, "**untrained (chance)**\n\n{}", c.to_markdown());
+        let _ = writeln!(s, "**untrained (noise)**\n\n{}", c.to_markdown());
+        if let Some(b) = &r.bounds {
+            let _ = writeln!(
+                s,
+                "**real images, own caption (ceiling)**\n\n{}",
+                b.ceiling.to_markdown()
+            );
+            let _ = writeln!(
+                s,
+                "**real images, another caption of the same aspect (chance)**\n\n{}",
+                b.chance.to_markdown()
+            );
+        }
     }
     let _ = writeln!(s, "## Not computed yet\n");
     let _ = writeln!(
@@ -220,7 +271,13 @@ pub fn write_all(
             "forward GMACs per image",
             "all-correct (fraction of prompts)",
             &points,
-            Some((chance.overall.all_correct, "untrained (chance)")),
+            Some(match &r.bounds {
+                Some(b) => (
+                    b.chance.overall.all_correct,
+                    "real images, another caption (chance)",
+                ),
+                None => (chance.overall.all_correct, "untrained (noise)"),
+            }),
             &out.join("alignment_vs_gmacs.png"),
         )?;
     }
@@ -244,13 +301,20 @@ pub fn summary_table(r: &AblationResults) -> String {
         "{:<34} {:>9} {:>8} {:>9} {:>10} {:>8} {:>8}\n",
         "arm", "params", "GMACs", "img/s", "loss", "colour%", "all%"
     );
-    if let Some(c) = &r.chance {
-        let [_, col, _, _, all] = cells(Some(&c.overall));
+    let mut bound = |label: &str, rep: &AspectMeans| {
+        let [_, col, _, _, all] = cells(Some(rep));
         let _ = writeln!(
             s,
             "{:<34} {:>9} {:>8} {:>9} {:>10} {:>8} {:>8}",
-            "untrained (chance)", "", "", "", "", col, all
+            label, "", "", "", "", col, all
         );
+    };
+    if let Some(b) = &r.bounds {
+        bound("real images (ceiling)", &b.ceiling.overall);
+        bound("real images, other caption (chance)", &b.chance.overall);
+    }
+    if let Some(c) = &r.chance {
+        bound("untrained (noise)", &c.overall);
     }
     for a in &r.arms {
         let [_, col, _, _, all] = cells(a.alignment.as_ref().map(|x| &x.overall));

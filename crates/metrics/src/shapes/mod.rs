@@ -8,6 +8,7 @@
 //! all-correct ([`score`]); [`AlignmentReport`] aggregates. Definitions, thresholds and
 //! measured robustness: `docs/shapes.md`.
 
+pub mod bounds;
 pub mod features;
 pub mod perturb;
 pub mod report;
@@ -15,8 +16,9 @@ pub mod score;
 pub mod scorer;
 pub mod segment;
 
+pub use bounds::{Bounds, bounds};
 pub use features::DetectedObject;
-pub use report::{AlignmentReport, AspectMeans};
+pub use report::{AlignmentReport, AspectMeans, CheckIntervals};
 pub use score::{AlignmentScore, score_objects};
 pub use scorer::{ScoreError, ShapesScorer};
 pub use segment::ScorerConfig;

@@ -7,6 +7,31 @@ use ifvit_data::shapes::Aspect;
 use serde::{Deserialize, Serialize};
 
 use super::score::AlignmentScore;
+use crate::stats::Proportion;
+
+/// Each check as `k` of `n` with its 95% Wilson interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckIntervals {
+    pub count: Proportion,
+    pub color: Proportion,
+    pub shape: Proportion,
+    /// Over relation captions only.
+    pub relation: Option<Proportion>,
+    pub all_correct: Proportion,
+}
+
+impl Default for CheckIntervals {
+    fn default() -> Self {
+        let none = Proportion::new(0, 0);
+        CheckIntervals {
+            count: none,
+            color: none,
+            shape: none,
+            relation: None,
+            all_correct: none,
+        }
+    }
+}
 
 /// Fractions of images passing each check (0..=1).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -19,6 +44,9 @@ pub struct AspectMeans {
     /// Over relation captions only; `None` when there were none.
     pub relation: Option<f64>,
     pub all_correct: f64,
+    /// The same checks with 95% Wilson intervals (absent in reports written before them).
+    #[serde(default)]
+    pub intervals: CheckIntervals,
 }
 
 impl AspectMeans {
@@ -37,6 +65,7 @@ impl AspectMeans {
             }
         }
         let frac = |k: usize, of: usize| if of == 0 { 0.0 } else { k as f64 / of as f64 };
+        let prop = |k: usize, of: usize| Proportion::new(k as u64, of as u64);
         AspectMeans {
             n,
             count: frac(c, n),
@@ -44,6 +73,13 @@ impl AspectMeans {
             shape: frac(sh, n),
             relation: (rn > 0).then(|| frac(rel, rn)),
             all_correct: frac(all, n),
+            intervals: CheckIntervals {
+                count: prop(c, n),
+                color: prop(col, n),
+                shape: prop(sh, n),
+                relation: (rn > 0).then(|| prop(rel, rn)),
+                all_correct: prop(all, n),
+            },
         }
     }
 }
@@ -74,10 +110,11 @@ impl AlignmentReport {
         }
     }
 
-    /// A Markdown table (percentages), one row per aspect plus "all".
+    /// A Markdown table (percentages), one row per aspect plus "all"; all-correct with its
+    /// 95% Wilson interval.
     pub fn to_markdown(&self) -> String {
         let mut out = String::from(
-            "| captions | n | count | colour | shape | relation | all correct |\n\
+            "| captions | n | count | colour | shape | relation | all correct [95% CI] |\n\
              |---|---:|---:|---:|---:|---:|---:|\n",
         );
         let pct = |v: f64| format!("{:.1}%", 100.0 * v);
@@ -90,7 +127,7 @@ impl AlignmentReport {
                 pct(m.count),
                 pct(m.color),
                 pct(m.shape),
-                pct(m.all_correct)
+                m.intervals.all_correct.pct()
             );
         };
         for (a, m) in &self.by_aspect {
@@ -137,8 +174,22 @@ mod tests {
         assert_eq!(serde_json::from_str::<AlignmentReport>(&json).unwrap(), r);
         let md = r.to_markdown();
         assert!(
-            md.contains("| count | 2 | 100.0% | 50.0% | 50.0% | - | 50.0% |"),
+            md.contains("| count | 2 | 100.0% | 50.0% | 50.0% | - | 50.0% [9.5, 90.5] |"),
             "{md}"
+        );
+        let ci = &r.by_aspect[&Aspect::Relation].intervals;
+        assert_eq!((ci.all_correct.k, ci.all_correct.n), (1, 3));
+        assert_eq!(ci.relation.unwrap().k, 1);
+        // Reports written before the intervals still read.
+        let old =
+            r#"{"n":1,"count":1.0,"color":1.0,"shape":1.0,"relation":null,"all_correct":1.0}"#;
+        assert_eq!(
+            serde_json::from_str::<AspectMeans>(old)
+                .unwrap()
+                .intervals
+                .count
+                .n,
+            0
         );
         assert_eq!(AlignmentReport::from_scores(&[]).overall.n, 0);
     }
