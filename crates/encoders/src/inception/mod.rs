@@ -149,6 +149,24 @@ impl InceptionV3 {
         avg_pool2d(x, AvgPoolOptions::new([8, 8])).reshape([b, FEATURE_DIM]) // [B, 2048]
     }
 
+    /// Pool3 features of a batch `[B, 3, H, W]` in [0, 1] (the shape an `ImageEncoder`
+    /// receives): scaled to 0..255, resized on the CPU with `mode`, normalised as
+    /// [`preprocess`] does. -> `[B, 2048]`.
+    pub fn encode_unit_range(&self, images: Tensor<4>, mode: ResizeMode) -> Tensor<2> {
+        let device = images.device();
+        let [b, c, h, w] = images.dims();
+        assert_eq!(c, 3, "FID Inception: expected 3 channels, found {c}");
+        let data: Vec<f32> = images
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .expect("float image data");
+        let x = preprocess_unit_range(&data, h, w, mode);
+        self.forward(Tensor::from_data(
+            TensorData::new(x, [b, 3, INPUT_SIZE, INPUT_SIZE]),
+            &device,
+        ))
+    }
+
     /// Pool3 features of RGB images of any size (resized with `mode`): `[B, 2048]`.
     pub fn features(
         &self,
@@ -194,7 +212,47 @@ pub fn preprocess(img: &image::RgbImage, mode: ResizeMode) -> Vec<f32> {
     x
 }
 
+/// Images `[B, 3, H, W]` (row-major) in [0, 1] -> network input `[B, 3, 299, 299]`.
+pub fn preprocess_unit_range(data: &[f32], h: usize, w: usize, mode: ResizeMode) -> Vec<f32> {
+    let mut x = Vec::with_capacity(data.len() / (h * w) * INPUT_SIZE * INPUT_SIZE);
+    for img in data.chunks_exact(3 * h * w) {
+        let scaled: Vec<f32> = img.iter().map(|v| v * 255.0).collect();
+        let r = resize_bilinear(&scaled, 3, h, w, INPUT_SIZE, INPUT_SIZE, mode);
+        x.extend(r.into_iter().map(|v| (v - 128.0) / 128.0));
+    }
+    x
+}
+
 /// `<dir>/default_1.pt` for an asset directory.
 pub fn weights_path(dir: &Path) -> PathBuf {
     dir.join(WEIGHTS_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_range_tensors_and_u8_images_preprocess_alike() {
+        let img = image::RgbImage::from_fn(5, 4, |x, y| {
+            image::Rgb([(x * 50) as u8, (y * 60) as u8, 200])
+        });
+        let mut planar = vec![0f32; 3 * 4 * 5];
+        for (i, p) in img.pixels().enumerate() {
+            for c in 0..3 {
+                planar[c * 20 + i] = p.0[c] as f32 / 255.0;
+            }
+        }
+        for mode in [ResizeMode::HalfPixel, ResizeMode::TfAsymmetric] {
+            let a = preprocess(&img, mode);
+            let b = preprocess_unit_range(&planar, 4, 5, mode);
+            let d = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert_eq!(a.len(), b.len());
+            assert!(d < 1e-5, "{d}");
+        }
+    }
 }
