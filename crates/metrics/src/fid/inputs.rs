@@ -90,8 +90,7 @@ pub fn input_stats(
         FidInput::Features(p) => {
             let (data, d) = read_features(p)?;
             let mut acc = StatsAccumulator::new(d);
-            let f32s: Vec<f32> = data.iter().map(|v| *v as f32).collect();
-            acc.add_batch(&f32s, &what)?;
+            acc.add_batch(&data, &what)?;
             acc.finish(&what)
         }
         FidInput::Images(dir) => {

@@ -131,9 +131,13 @@ impl StatsAccumulator {
         self.n
     }
 
-    /// Adds a batch `[B, D]` (row-major f32, as the Inception returns). `what` names the
-    /// source in the NaN / shape error.
-    pub fn add_batch(&mut self, feats: &[f32], what: &str) -> Result<(), FidError> {
+    /// Adds a batch `[B, D]` (row-major f32 as the Inception returns, or f64). `what` names
+    /// the source in the NaN / shape error.
+    pub fn add_batch<T: Copy + Into<f64>>(
+        &mut self,
+        feats: &[T],
+        what: &str,
+    ) -> Result<(), FidError> {
         let d = self.dim;
         if !feats.len().is_multiple_of(d) {
             return Err(FidError::invalid(
@@ -141,10 +145,11 @@ impl StatsAccumulator {
                 format!("{} values are not rows of {d} features", feats.len()),
             ));
         }
-        if let Some(i) = feats.iter().position(|v| !v.is_finite()) {
+        if let Some(i) = feats.iter().position(|v| !(*v).into().is_finite()) {
+            let v: f64 = feats[i].into();
             return Err(FidError::invalid(
                 what,
-                format!("feature row {} column {} is {}", i / d, i % d, feats[i]),
+                format!("feature row {} column {} is {v}", i / d, i % d),
             ));
         }
         let b = feats.len() / d;
@@ -154,7 +159,7 @@ impl StatsAccumulator {
         let mut bmean = vec![0.0f64; d];
         for row in feats.chunks_exact(d) {
             for (m, v) in bmean.iter_mut().zip(row) {
-                *m += *v as f64;
+                *m += (*v).into();
             }
         }
         bmean.iter_mut().for_each(|m| *m /= b as f64);
@@ -162,7 +167,7 @@ impl StatsAccumulator {
         let mut centred = vec![0.0f64; d];
         for row in feats.chunks_exact(d) {
             for j in 0..d {
-                centred[j] = row[j] as f64 - bmean[j];
+                centred[j] = row[j].into() - bmean[j];
             }
             for i in 0..d {
                 let ci = centred[i];
