@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat};
+
 use super::error::FidError;
 use super::npy::{NpyArray, NpyDtype, read_npz, write_npz};
 
@@ -114,7 +117,7 @@ pub struct StatsAccumulator {
     dim: usize,
     n: usize,
     mean: Vec<f64>,    // [D]
-    scatter: Vec<f64>, // [D, D] sum of centred outer products
+    scatter: Mat<f64>, // [D, D] sum of centred outer products
 }
 
 impl StatsAccumulator {
@@ -123,7 +126,7 @@ impl StatsAccumulator {
             dim,
             n: 0,
             mean: vec![0.0; dim],
-            scatter: vec![0.0; dim * dim],
+            scatter: Mat::zeros(dim, dim),
         }
     }
 
@@ -163,29 +166,31 @@ impl StatsAccumulator {
             }
         }
         bmean.iter_mut().for_each(|m| *m /= b as f64);
-        // Batch scatter: sum_r (x_r - bmean)(x_r - bmean)^T, upper triangle then mirrored.
-        let mut centred = vec![0.0f64; d];
-        for row in feats.chunks_exact(d) {
-            for j in 0..d {
-                centred[j] = row[j].into() - bmean[j];
-            }
-            for i in 0..d {
-                let ci = centred[i];
-                let srow = &mut self.scatter[i * d..(i + 1) * d];
-                for j in i..d {
-                    srow[j] += ci * centred[j];
-                }
-            }
-        }
+        // Batch scatter sum_r (x_r - bmean)(x_r - bmean)^T = Xc^T Xc, plus Chan's correction
+        // w * delta delta^T, both accumulated with one gemm each (faer, f64).
+        let xc = Mat::from_fn(b, d, |r, j| feats[r * d + j].into() - bmean[j]); // [B, D]
         let (n, nb) = (self.n as f64, b as f64);
         let tot = n + nb;
         let delta: Vec<f64> = bmean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
         let w = n * nb / tot;
-        for i in 0..d {
-            for j in i..d {
-                self.scatter[i * d + j] += delta[i] * delta[j] * w;
-            }
-        }
+        let dl = Mat::from_fn(1, d, |_, j| delta[j]); // [1, D]
+        let par = faer::get_global_parallelism();
+        matmul(
+            self.scatter.as_mut(),
+            Accum::Add,
+            xc.transpose(),
+            &xc,
+            1.0,
+            par,
+        );
+        matmul(
+            self.scatter.as_mut(),
+            Accum::Add,
+            dl.transpose(),
+            &dl,
+            w,
+            par,
+        );
         for (m, dl) in self.mean.iter_mut().zip(&delta) {
             *m += dl * nb / tot;
         }
@@ -209,7 +214,8 @@ impl StatsAccumulator {
         let den = (self.n - 1) as f64;
         for i in 0..d {
             for j in i..d {
-                let v = self.scatter[i * d + j] / den;
+                // Exactly symmetric: the two gemm halves may differ in the last bit.
+                let v = 0.5 * (self.scatter[(i, j)] + self.scatter[(j, i)]) / den;
                 sigma[i * d + j] = v;
                 sigma[j * d + i] = v;
             }
