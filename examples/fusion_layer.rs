@@ -1,36 +1,37 @@
 //! One ifvit fusion layer inside your own burn module.
 //!
 //! A toy "image classifier conditioned on text": image patches become tokens, a single
-//! `FusionLayer` fuses a few text tokens into them (by concatenation or by the paper's
-//! cross-attention form), and a linear head reads the pooled image tokens. A few AdamW steps
+//! `FusionLayer` fuses a few text tokens into them (by any built-in strategy's joint block:
+//! concatenation, the paper's cross-attention form, PixArt cross-attention, MMDiT joint
+//! attention), and a linear head reads the pooled image tokens. A few AdamW steps
 //! show gradients flow through the fusion layer.
 //!
 //! ```text
-//! cargo run -p ifvit-examples --example fusion_layer [-- concat|crossattn]
+//! cargo run -p ifvit-examples --example fusion_layer [-- concat|crossattn|pixart-crossattn|mmdit-joint]
 //! ```
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Int, Tensor};
-use ifvit_fusion::{FusionLayer, Method};
+use ifvit_fusion::{Fusion, FusionBlock, FusionLayer};
 
 /// The user's own model: word embeddings + patch projection + one fusion layer + head.
 #[derive(Module, Debug)]
 struct TextConditionedScorer {
     words: Embedding,
     patches: Linear,
-    fusion: FusionLayer,
+    fusion: FusionLayer<FusionBlock>,
     head: Linear,
 }
 
 impl TextConditionedScorer {
-    fn new(method: Method, device: &Device) -> Self {
+    fn new(method: Fusion, device: &Device) -> Self {
         let dim = 32;
         Self {
             words: EmbeddingConfig::new(100, dim).init(device),
             patches: LinearConfig::new(12, dim).init(device),
-            fusion: FusionLayer::new(method, dim, 4, 4.0, device),
+            fusion: FusionLayer::new(&method, dim, 4, 4.0, device),
             head: LinearConfig::new(dim, 1).init(device),
         }
     }
@@ -46,11 +47,12 @@ impl TextConditionedScorer {
 }
 
 fn main() {
-    let method = match std::env::args().nth(1).as_deref() {
-        None | Some("concat") => Method::Concat,
-        Some("crossattn") => Method::CrossAttn,
-        Some(other) => {
-            eprintln!("unknown method `{other}`; use concat or crossattn");
+    let name = std::env::args().nth(1).unwrap_or_else(|| "concat".into());
+    // The joint block of the strategy's early form.
+    let method = match Fusion::parse(&format!("early-{name}"), None, None) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
             std::process::exit(2);
         }
     };
@@ -62,7 +64,7 @@ fn main() {
     let words = Tensor::<2, Int>::random([8, 5], Distribution::Uniform(0.0, 100.0), &device);
     let target = Tensor::<1>::random([8], Distribution::Normal(0.0, 1.0), &device);
     println!(
-        "{method:?} fusion layer, {} parameters in the model",
+        "{method} fusion layer, {} parameters in the model",
         model.num_params()
     );
     for step in 0..20 {

@@ -2,7 +2,8 @@
 
     python3 scripts/parity/make_uvit_fixtures.py
 
-For each of the four strategies: a small model (SMALL below) with random weights of the
+For each of the four paper strategies and the two further arms (PixArt cross-attention,
+MMDiT joint attention): a small model (SMALL below) with random weights of the
 real layout, saved as PyTorch-named safetensors (`<name>.weights.safetensors`), and fixed
 inputs with the reference output (`<name>.io.safetensors`: x, t, context, out), plus the
 Rust `UViTConfig` as JSON (`<name>.config.json`). Weights are re-drawn with a larger scale
@@ -30,6 +31,12 @@ CASES = [
     ('intermediate-crossattn-c2v1', 'intermediate-crossattn', 2, 1, {'IntermediateCrossAttn': {'c': 2, 'v': 1}}),
     # v = depth/2: only the mid block is joint.
     ('intermediate-concat-c1v2', 'intermediate-concat', 1, 2, {'IntermediateConcat': {'c': 1, 'v': 2}}),
+    ('early-pixart-crossattn', 'early-pixart-crossattn', 0, 0, 'EarlyPixArtCrossAttn'),
+    ('intermediate-pixart-crossattn-c1v1', 'intermediate-pixart-crossattn', 1, 1,
+     {'IntermediatePixArtCrossAttn': {'c': 1, 'v': 1}}),
+    ('early-mmdit-joint', 'early-mmdit-joint', 0, 0, 'EarlyMmditJoint'),
+    ('intermediate-mmdit-joint-c1v1', 'intermediate-mmdit-joint', 1, 1,
+     {'IntermediateMmditJoint': {'c': 1, 'v': 1}}),
 ]
 
 
@@ -52,7 +59,7 @@ def main():
         model = build(strategy, c=c, v=v, **SMALL).eval()
         with torch.no_grad():
             for pname, p in model.named_parameters():
-                if pname.endswith('norm1.weight') or pname.endswith('norm2.weight') or pname == 'norm.weight':
+                if pname.endswith('.weight') and pname.split('.')[-2].startswith('norm'):
                     p.copy_(1 + 0.2 * torch.randn_like(p))
                 else:
                     p.copy_(0.2 * torch.randn_like(p))

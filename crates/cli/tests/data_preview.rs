@@ -117,7 +117,7 @@ fn bad_input_is_an_error_that_names_the_problem() {
     let out = dir.path().join("g.png");
     let cases: [(Vec<&str>, &str); 4] = [
         (vec!["--config", cfg.to_str().unwrap()], "colours"),
-        (vec!["--n", "0"], "--n 0"),
+        (vec!["--n", "0"], "0 is not in 1..=1024"),
         (vec!["--preset", "huge"], "unknown shapes preset `huge`"),
         (vec!["--out", "grid.jpg"], "name the file *.png"),
     ];

@@ -77,22 +77,31 @@ fn bench_sampler_times_the_loop_and_the_bare_forwards() {
 
 #[test]
 fn bad_sampler_input_is_a_clear_error_not_a_panic() {
-    for (args, needle) in [
+    // Library checks exit 1; numbers outside an argument's range are refused by clap
+    // (exit 2), naming the argument and its range.
+    for (args, needle, code) in [
         (
             vec!["--sampler", "euler"],
             "known: dpm-solver++, dpm-solver++-2m, ddim, ddpm",
+            1,
         ),
-        (vec!["--steps", "0"], "at least 1"),
-        (vec!["--steps", "1001"], "at most 1000"),
-        (vec!["--guidance", "NaN"], "finite"),
+        (vec!["--steps", "0"], "0 is not in 1..=1000", 2),
+        (vec!["--steps", "1001"], "1001 is not in 1..=1000", 2),
+        (vec!["--guidance", "NaN"], "NaN is not in [-100, 100]", 2),
         (
             vec!["--sampler", "ddim", "--eta", "2"],
-            "eta must be in [0, 1]",
+            "2 is not in [0, 1]",
+            2,
+        ),
+        (
+            vec!["--sampler", "ddpm", "--eta", "0.5"],
+            "does not apply to sampler ddpm",
+            1,
         ),
     ] {
         let o = ifvit(&[&["bench", "sampler"], &args[..]].concat());
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
         assert!(
             err.contains(needle) && !err.contains("panicked"),
             "{args:?}: {err}"

@@ -64,6 +64,35 @@ fn all_prints_the_four_strategies() {
 }
 
 #[test]
+fn all_lists_six_strategies_in_aligned_columns() {
+    let out = ifvit(&[
+        "info",
+        "--preset",
+        "uvit-tiny",
+        "--all",
+        "--c",
+        "1",
+        "--v",
+        "1",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let table: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(table.len(), 2 + 6, "{text}");
+    let width = table[0].chars().count();
+    assert!(table.iter().all(|l| l.chars().count() == width), "{text}");
+    for row in [
+        "intermediate-pixart-crossattn(c=1,v=1)",
+        "intermediate-mmdit-joint(c=1,v=1)",
+        // uvit-tiny: 0.0390 GMACs (early-concat), 0.00112 of them attention matmuls.
+        "0.0390",
+        "0.00112",
+    ] {
+        assert!(text.contains(row), "{row} missing:\n{text}");
+    }
+}
+
+#[test]
 fn bad_input_names_the_value_and_the_fix() {
     let e = |args: &[&str]| {
         let out = ifvit(args);

@@ -3,7 +3,6 @@
 pub mod batch;
 pub mod cache;
 pub mod coco;
-pub mod encoders;
 pub mod fashion_mnist;
 pub mod shapes;
 pub mod tokenizer;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use ifvit_data::encoders::TextEncoder;
 use ifvit_data::tokenizer::{TextTokenizer, TokenizeError};
+use ifvit_encoders::TextEncoder;
 use ifvit_encoders::clip::text::pool_index;
 use ifvit_encoders::clip::{
     ClipConfig, ClipModel, ClipScorer, ClipTextEncoder, ClipTextModel, ClipVisionModel, Rgb8,
@@ -237,7 +237,7 @@ fn text_encoder_trait_gives_last_hidden_state() {
         ClipTextEncoder::new(ByteTokenizer, text, "clip_tiny", &dir.join("config.json")).unwrap();
     assert_eq!((enc.context_length(), enc.dim()), (77, 32));
     assert_eq!(enc.name(), "clip-text(d=32, L=77):clip_tiny");
-    let f = enc.encode(&["a cat", ""], &device).unwrap();
+    let f = enc.encode(&["a cat", ""], &device).unwrap().features;
     assert_eq!(f.dims(), [2, 77, 32]);
     let first = f.slice([0..1, 0..77, 0..32]);
     assert_close("encode(a cat)", first, direct);

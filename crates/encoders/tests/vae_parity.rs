@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use ifvit_data::encoders::ImageAutoencoder;
+use ifvit_encoders::Autoencoder;
 use ifvit_encoders::vae::{
     AutoencoderKl, SdAutoencoder, UVIT_COCO_SCALE_FACTOR, VAE_WEIGHTS_FILE, VaeConfig, Weights,
 };

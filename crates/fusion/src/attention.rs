@@ -1,9 +1,9 @@
 //! Multi-head attention in the two forms the paper uses.
 //!
 //! * [`SelfAttention`]: U-ViT's `Attention` (qkv Linear without bias, proj with bias).
-//! * [`CrossAttention`]: the released intermediate-fusion "cross-attention": queries from the
-//!   image(+time) tokens only, keys/values over `[image+time ; text]` in ONE softmax. Only the
-//!   image tokens are returned, so text tokens are never updated by it.
+//! * [`CrossAttention`]: queries from one token set, keys/values from another. The released
+//!   intermediate-fusion "cross-attention" passes `[image+time ; text]` as keys/values (one
+//!   softmax); PixArt's cross-attention passes the text tokens alone.
 //!
 //! Both use burn's fused `attention` op (flash/naive kernels on Flex; the autodiff backend
 //! falls back to the decomposed form for gradients). Scale is `head_dim^-0.5`.
@@ -18,7 +18,7 @@ use crate::init::linear;
 
 /// `[batch, tokens, k * heads * head_dim] -> k x [batch, heads, tokens, head_dim]`
 /// (einops `B L (K H D) -> K B H L D`).
-fn split_heads(x: Tensor<3>, k: usize, heads: usize) -> Vec<Tensor<4>> {
+pub fn split_heads(x: Tensor<3>, k: usize, heads: usize) -> Vec<Tensor<4>> {
     let [b, l, d] = x.dims();
     let hd = d / (k * heads);
     // [B, L, K, H, hd] -> [K, B, H, L, hd]
@@ -30,12 +30,13 @@ fn split_heads(x: Tensor<3>, k: usize, heads: usize) -> Vec<Tensor<4>> {
 }
 
 /// `[batch, heads, tokens, head_dim] -> [batch, tokens, heads * head_dim]`
-fn merge_heads(x: Tensor<4>) -> Tensor<3> {
+pub fn merge_heads(x: Tensor<4>) -> Tensor<3> {
     let [b, h, l, hd] = x.dims();
     x.swap_dims(1, 2).reshape([b, l, h * hd])
 }
 
-fn sdpa(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+/// Scaled dot-product attention (scale `head_dim^-0.5`) over `[batch, heads, tokens, head_dim]`.
+pub fn sdpa(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     attention(q, k, v, None, None, AttentionModuleOptions::default())
 }
 
@@ -68,7 +69,7 @@ impl SelfAttention {
     }
 }
 
-/// Joint-softmax cross-attention. PyTorch names: `q`, `kv`, `proj`.
+/// Cross-attention. PyTorch names: `q`, `kv`, `proj`.
 #[derive(Module, Debug)]
 pub struct CrossAttention {
     pub q: Linear,
@@ -87,12 +88,11 @@ impl CrossAttention {
         }
     }
 
-    /// `x: [batch, n_x, dim]` (already normalised), `text: [batch, n_t, dim]` (already
-    /// normalised) -> `[batch, n_x, dim]`. Keys/values come from `[x ; text]`.
-    pub fn forward(&self, x: Tensor<3>, text: Tensor<3>) -> Tensor<3> {
-        let q = split_heads(self.q.forward(x.clone()), 1, self.heads).remove(0);
-        let all = Tensor::cat(vec![x, text], 1);
-        let mut kv = split_heads(self.kv.forward(all), 2, self.heads).into_iter();
+    /// `x: [batch, n_q, dim]` (queries), `kv: [batch, n_kv, dim]` (keys/values)
+    /// -> `[batch, n_q, dim]`.
+    pub fn forward(&self, x: Tensor<3>, kv: Tensor<3>) -> Tensor<3> {
+        let q = split_heads(self.q.forward(x), 1, self.heads).remove(0);
+        let mut kv = split_heads(self.kv.forward(kv), 2, self.heads).into_iter();
         let (k, v) = (kv.next().unwrap(), kv.next().unwrap());
         self.proj.forward(merge_heads(sdpa(q, k, v)))
     }

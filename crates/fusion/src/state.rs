@@ -1,47 +1,18 @@
-//! Named tensors in PyTorch layout: the bridge to `state_dict`s saved as safetensors.
+//! Named f32 tensors read from and written to safetensors files: test fixtures, the
+//! inputs/outputs of `ifvit forward`, layout conversion of checkpoints.
 //!
-//! A [`StateDict`] maps PyTorch parameter names (`in_blocks.0.attn.qkv.weight`) to f32
-//! tensors in PyTorch's layout. Layers implement [`PtState`] to move their parameters in
-//! and out of it, converting layouts where burn differs (a `Linear` weight is `[out, in]`
-//! in PyTorch and `[in, out]` in burn; `LayerNorm` weight/bias are burn's gamma/beta).
-//!
-//! Loading is strict: a missing tensor, a shape mismatch, or a tensor the model does not
-//! use is an error that names the tensor, the file and the expected value.
+//! Model parameters do not go through here: modules load and save them with burn's own
+//! store (`ifvit_uvit::checkpoint`), so a new module needs no hand-written mirror.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::module::Param;
-use burn::nn::conv::Conv2d;
-use burn::nn::{LayerNorm, Linear};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 /// What went wrong moving named tensors in or out.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{origin}: missing tensor `{name}` (the model expects shape {expected:?})")]
-    Missing {
-        origin: String,
-        name: String,
-        expected: Vec<usize>,
-    },
-    #[error("{origin}: tensor `{name}` has shape {found:?}, but the model expects {expected:?}")]
-    Shape {
-        origin: String,
-        name: String,
-        found: Vec<usize>,
-        expected: Vec<usize>,
-    },
-    #[error(
-        "{origin}: {count} tensor(s) not used by the model, e.g. {names}; \
-         check that the preset and fusion strategy match the checkpoint"
-    )]
-    Unexpected {
-        origin: String,
-        count: usize,
-        names: String,
-    },
     #[error(
         "{origin}: tensor `{name}` has dtype {dtype}; supported dtypes are F32, F16, BF16, F64"
     )]
@@ -61,12 +32,11 @@ pub struct NamedTensor {
     pub data: Vec<f32>,
 }
 
-/// An ordered map of PyTorch-named f32 tensors, with the bookkeeping for strict loading.
+/// An ordered map of named f32 tensors.
 #[derive(Clone, Debug, Default)]
 pub struct StateDict {
     origin: String,
     tensors: BTreeMap<String, NamedTensor>,
-    taken: BTreeSet<String>,
 }
 
 impl StateDict {
@@ -135,6 +105,11 @@ impl StateDict {
             .insert(name.into(), NamedTensor { shape, data });
     }
 
+    /// Removes and returns the tensor `name` (no bookkeeping).
+    pub fn remove(&mut self, name: &str) -> Option<NamedTensor> {
+        self.tensors.remove(name)
+    }
+
     pub fn get(&self, name: &str) -> Option<&NamedTensor> {
         self.tensors.get(name)
     }
@@ -155,31 +130,6 @@ impl StateDict {
         &self.origin
     }
 
-    /// Removes and returns the tensor `name`, checking its shape (PyTorch layout).
-    pub fn take<const D: usize>(
-        &mut self,
-        name: &str,
-        expected: [usize; D],
-        device: &Device,
-    ) -> Result<Tensor<D>, StateError> {
-        let t = self.tensors.get(name).ok_or_else(|| StateError::Missing {
-            origin: self.origin.clone(),
-            name: name.to_string(),
-            expected: expected.to_vec(),
-        })?;
-        if t.shape != expected {
-            return Err(StateError::Shape {
-                origin: self.origin.clone(),
-                name: name.to_string(),
-                found: t.shape.clone(),
-                expected: expected.to_vec(),
-            });
-        }
-        let tensor = Tensor::from_data(TensorData::new(t.data.clone(), expected), device);
-        self.taken.insert(name.to_string());
-        Ok(tensor)
-    }
-
     /// Stores a burn tensor under `name` (PyTorch layout expected from the caller).
     pub fn put<const D: usize>(&mut self, name: &str, tensor: Tensor<D>) {
         let shape = tensor.dims().to_vec();
@@ -189,24 +139,6 @@ impl StateDict {
             .try_to_vec::<f32>()
             .expect("f32 tensor data");
         self.insert(name, shape, data);
-    }
-
-    /// Fails if any tensor was never taken: strict loading.
-    pub fn finish(self) -> Result<(), StateError> {
-        let unused: Vec<&String> = self
-            .tensors
-            .keys()
-            .filter(|k| !self.taken.contains(*k))
-            .collect();
-        if unused.is_empty() {
-            return Ok(());
-        }
-        let shown: Vec<String> = unused.iter().take(5).map(|n| format!("`{n}`")).collect();
-        Err(StateError::Unexpected {
-            origin: self.origin,
-            count: unused.len(),
-            names: shown.join(", "),
-        })
     }
 }
 
@@ -230,104 +162,4 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
             .collect(),
         _ => return None,
     })
-}
-
-/// Joins a module prefix and a parameter name with a dot.
-pub fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
-    }
-}
-
-/// A module whose parameters can be moved to/from a [`StateDict`] under PyTorch names.
-pub trait PtState: Sized {
-    /// Replaces this module's parameters with the tensors under `prefix`.
-    fn load_state(self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError>;
-    /// Writes this module's parameters under `prefix`.
-    fn save_state(&self, sd: &mut StateDict, prefix: &str);
-}
-
-impl PtState for Linear {
-    fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
-        let [d_in, d_out] = self.weight.lazy_shape().dims();
-        let device = self.weight.lazy_device();
-        // PyTorch stores [out, in]; burn computes x @ W with W [in, out].
-        let w: Tensor<2> = sd.take(&join(prefix, "weight"), [d_out, d_in], &device)?;
-        self.weight = Param::from_tensor(w.transpose());
-        if self.bias.is_some() {
-            self.bias = Some(Param::from_tensor(sd.take(
-                &join(prefix, "bias"),
-                [d_out],
-                &device,
-            )?));
-        }
-        Ok(self)
-    }
-
-    fn save_state(&self, sd: &mut StateDict, prefix: &str) {
-        sd.put(&join(prefix, "weight"), self.weight.val().transpose());
-        if let Some(b) = &self.bias {
-            sd.put(&join(prefix, "bias"), b.val());
-        }
-    }
-}
-
-impl PtState for LayerNorm {
-    fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
-        let [d] = self.gamma.lazy_shape().dims();
-        let device = self.gamma.lazy_device();
-        self.gamma = Param::from_tensor(sd.take(&join(prefix, "weight"), [d], &device)?);
-        if self.beta.is_some() {
-            self.beta = Some(Param::from_tensor(sd.take(
-                &join(prefix, "bias"),
-                [d],
-                &device,
-            )?));
-        }
-        Ok(self)
-    }
-
-    fn save_state(&self, sd: &mut StateDict, prefix: &str) {
-        sd.put(&join(prefix, "weight"), self.gamma.val());
-        if let Some(b) = &self.beta {
-            sd.put(&join(prefix, "bias"), b.val());
-        }
-    }
-}
-
-impl PtState for Conv2d {
-    fn load_state(mut self, sd: &mut StateDict, prefix: &str) -> Result<Self, StateError> {
-        let shape: [usize; 4] = self.weight.lazy_shape().dims();
-        let device = self.weight.lazy_device();
-        // Same [out, in/groups, kh, kw] layout in both frameworks.
-        self.weight = Param::from_tensor(sd.take(&join(prefix, "weight"), shape, &device)?);
-        if self.bias.is_some() {
-            self.bias = Some(Param::from_tensor(sd.take(
-                &join(prefix, "bias"),
-                [shape[0]],
-                &device,
-            )?));
-        }
-        Ok(self)
-    }
-
-    fn save_state(&self, sd: &mut StateDict, prefix: &str) {
-        sd.put(&join(prefix, "weight"), self.weight.val());
-        if let Some(b) = &self.bias {
-            sd.put(&join(prefix, "bias"), b.val());
-        }
-    }
-}
-
-/// A bare parameter tensor (e.g. `pos_embed`), same layout in both frameworks.
-pub fn load_param<const D: usize>(
-    p: Param<Tensor<D>>,
-    sd: &mut StateDict,
-    name: &str,
-) -> Result<Param<Tensor<D>>, StateError> {
-    let shape: [usize; D] = p.lazy_shape().dims();
-    let device = p.lazy_device();
-    Ok(Param::from_tensor(sd.take(name, shape, &device)?))
 }

@@ -1,56 +1,163 @@
-//! The four fusion strategies of the paper and the block plan each one implies.
+//! The fusion-strategy trait: everything that differs between ways of bringing text into a
+//! U-shaped ViT.
 //!
-//! Two knobs (SPEC section 3): `c` text-only blocks (a text tower on the text tokens alone,
-//! run just before text first joins) and `v` image-only blocks at EACH end of the U. With
-//! `depth` (even) the U has `depth/2` in-blocks, one mid-block and `depth/2` out-blocks; the
-//! first `v` in-blocks and the last `v` out-blocks are image-only, the rest (and the mid
-//! block) are joint: text enters them by concatenation or by cross-attention.
+//! A strategy decides
 //!
-//! | strategy                      | method | c | v | token layout of the pos-embed |
-//! |-------------------------------|--------|---|---|-------------------------------|
-//! | `early-concat` (U-ViT)        | concat | 0 | 0 | `[time, text, image]`         |
-//! | `early-crossattn`             | cross  | 0 | 0 | `[image, time, text]`         |
-//! | `intermediate-concat {c,v}`   | concat | c | v | `[image, time, text]`         |
-//! | `intermediate-crossattn {c,v}`| cross  | c | v | `[image, time, text]`         |
+//! * where text enters: its [`Placement`] gives the role of every block of a U of depth `d`
+//!   (image-only, joint) and the `c` text-only blocks run on the text tokens first;
+//! * how: the joint block's module type ([`FusionStrategy::Block`]) and its forward over the
+//!   image and text [`Streams`] (whether text is updated is up to the block);
+//! * the row order of the learned position embedding ([`FusionStrategy::token_order`]);
+//! * its cost: parameters and forward multiply-accumulates of one joint block, for the cost
+//!   model ([`FusionStrategy::joint_cost`]).
+//!
+//! The backbone (`ifvit_uvit::UViT<S>`) is generic over it and never asks which strategy it
+//! runs. The paper's strategies ([`crate::Concat`], [`crate::CrossAttn`]) and the further arms
+//! ([`crate::PixArtCrossAttn`], [`crate::MmditJoint`]) implement it, one file each under
+//! `strategies/`; [`crate::Fusion`] is the serde/CLI face that names and builds them. A
+//! library user implements the trait for a new strategy in their own crate (see
+//! `examples/custom_strategy.rs`).
 
-use std::fmt;
+use burn::module::{Module, ModuleDisplay};
+use burn::tensor::Device;
 
-use serde::{Deserialize, Serialize};
+use crate::block::BlockDims;
+use crate::stream::Streams;
 
 /// The paper's released default for the intermediate strategies.
 pub const DEFAULT_C: usize = 3;
 /// The paper's released default for the intermediate strategies.
 pub const DEFAULT_V: usize = 3;
 
-/// Where and how text enters the U-ViT.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Fusion {
-    /// U-ViT: text tokens join the sequence at the first block.
-    EarlyConcat,
-    /// Cross-attention form from the first block (c = 0, v = 0).
-    EarlyCrossAttn,
-    /// `c` text-only blocks, `v` image-only blocks at each end, concatenation in between.
-    IntermediateConcat { c: usize, v: usize },
-    /// `c` text-only blocks, `v` image-only blocks at each end, cross-attention in between.
-    IntermediateCrossAttn { c: usize, v: usize },
+/// A fusion strategy for a U-shaped ViT. See the module docs.
+///
+/// A strategy value is also a (parameter-free) burn [`Module`], so that a user's own
+/// `#[derive(Module)] struct Net<S: FusionStrategy> { uvit: UViT<S>, .. }` compiles (burn's
+/// derive asks every generic of a module field to be a module): implement it with
+/// [`constant_module!`](crate::constant_module).
+pub trait FusionStrategy: Module + ModuleDisplay + Sync + 'static {
+    /// The module of one joint block (image and text meet in it).
+    type Block: JointBlock;
+
+    /// Display name with knobs, e.g. `intermediate-concat(c=1,v=1)`.
+    fn name(&self) -> String;
+
+    /// Where text enters the U.
+    fn placement(&self) -> Placement;
+
+    /// The roles of every block of a U of `depth` (in- plus out-blocks).
+    fn plan(&self, depth: usize) -> Result<Plan, FusionError> {
+        self.placement().plan(depth)
+    }
+
+    /// Row order of the learned position embedding. Most strategies use the fusion code's
+    /// `[image, time, text]`; U-ViT's early concatenation uses `[time, text, image]`.
+    fn token_order(&self) -> [TokenGroup; 3] {
+        [TokenGroup::Image, TokenGroup::Time, TokenGroup::Text]
+    }
+
+    /// A freshly initialised joint block for `slot`.
+    fn joint_block(&self, dims: BlockDims, slot: JointSlot, device: &Device) -> Self::Block;
+
+    /// Parameters and forward MACs of one joint block in `slot` that sees `n_image`
+    /// image(+time) tokens and `n_text` text tokens. Tests check `params` against the module.
+    fn joint_cost(
+        &self,
+        dims: BlockDims,
+        n_image: usize,
+        n_text: usize,
+        slot: JointSlot,
+    ) -> JointCost;
 }
 
-/// How text enters a joint block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Method {
-    /// Text tokens join the sequence; attention and MLP update them too.
-    Concat,
-    /// Image tokens attend over `[image ; text]`; text tokens are not updated.
-    CrossAttn,
+/// Where a joint block sits in the U.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct JointSlot {
+    /// An out-block of the U: it receives the matching in-block's streams as its skip.
+    pub skip: bool,
+    /// The last joint block: its text output is never used (SD3's `context_pre_only`), so a
+    /// strategy that updates text may leave that part out.
+    pub last: bool,
 }
 
-/// Order of the rows of the learned position embedding.
+/// Implements burn's `Module` (no parameters, nothing to load or save) and `ModuleDisplay`
+/// for a strategy type, as burn does for its primitive constants.
+#[macro_export]
+macro_rules! constant_module {
+    ($t:ty) => {
+        impl burn::module::Module for $t {
+            fn visit<V: burn::module::ModuleVisitor>(&self, _visitor: &mut V) {}
+            fn map<M: burn::module::ModuleMapper>(self, _mapper: &mut M) -> Self {
+                self
+            }
+            fn to_device(self, _: &burn::tensor::Device) -> Self {
+                self
+            }
+            fn fork(self, _: &burn::tensor::Device) -> Self {
+                self
+            }
+            fn collect_devices(&self, devices: burn::module::Devices) -> burn::module::Devices {
+                devices
+            }
+            fn materialize(self) -> Self {
+                self
+            }
+            fn valid(&self) -> Self {
+                self.clone()
+            }
+            fn train(self) -> Self {
+                self
+            }
+        }
+        impl burn::module::ModuleDisplayDefault for $t {
+            fn content(&self, content: burn::module::Content) -> Option<burn::module::Content> {
+                content.add_formatted(&format!("{self:?}")).optional()
+            }
+        }
+        impl burn::module::ModuleDisplay for $t {}
+    };
+}
+
+/// The module of a joint block: one step of the image and text streams.
+pub trait JointBlock: Module + ModuleDisplay {
+    /// `s`: the streams entering the block; `skip`: the streams the matching in-block put
+    /// out (out-blocks of the U only). Returns the streams leaving the block.
+    fn forward(&self, s: Streams, skip: Option<Streams>) -> Streams;
+}
+
+/// Cost of one joint block (per sample).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JointCost {
+    /// Short label for cost tables, e.g. `joint-concat`.
+    pub label: &'static str,
+    /// Tokens the block computes on (queries).
+    pub tokens: usize,
+    /// Tokens attended over (keys/values).
+    pub kv_tokens: usize,
+    /// Matrix products of all Linear layers.
+    pub linear_macs: u64,
+    /// The two attention matmuls (`QK^T` and `AV`).
+    pub attn_macs: u64,
+    /// Parameters of the block.
+    pub params: u64,
+}
+
+/// A group of tokens with its own rows of the position embedding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenLayout {
-    /// U-ViT's `[time, text, image]` (so public U-ViT checkpoints load unchanged).
-    UViT,
-    /// The fusion code's `[image, time, text]`.
-    ImageTimeText,
+pub enum TokenGroup {
+    Image,
+    Time,
+    Text,
+}
+
+/// Where text enters the U: from the first block, or only in its middle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// Every block is joint; no text-only blocks (c = 0, v = 0).
+    Early,
+    /// `c` text-only blocks, then `v` image-only blocks at each end of the U and joint
+    /// blocks in between (SPEC section 3).
+    Intermediate { c: usize, v: usize },
 }
 
 /// What a block of the U sees.
@@ -58,7 +165,7 @@ pub enum TokenLayout {
 pub enum Role {
     /// Image (+time) tokens only.
     ImageOnly,
-    /// Image (+time) tokens fused with text by the strategy's [`Method`].
+    /// Image (+time) tokens fused with text by the strategy's joint block.
     Joint,
 }
 
@@ -74,11 +181,8 @@ pub struct Plan {
 /// A strategy name or its knobs that do not make sense.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FusionError {
-    #[error(
-        "unknown fusion strategy `{0}`; expected one of: early-concat, early-crossattn, \
-         intermediate-concat, intermediate-crossattn"
-    )]
-    UnknownName(String),
+    #[error("unknown fusion strategy `{name}`; expected one of: {known}")]
+    UnknownName { name: String, known: String },
     #[error(
         "v = {v} image-only blocks at each end do not fit depth {depth}: the U has {half} \
          in-blocks and {half} out-blocks, so v must be at most {half}"
@@ -92,72 +196,16 @@ pub enum FusionError {
     BadDepth(usize),
 }
 
-impl Fusion {
-    /// The four strategies with the given intermediate knobs, in table order.
-    pub fn all(c: usize, v: usize) -> [Fusion; 4] {
-        [
-            Fusion::EarlyConcat,
-            Fusion::EarlyCrossAttn,
-            Fusion::IntermediateConcat { c, v },
-            Fusion::IntermediateCrossAttn { c, v },
-        ]
-    }
-
-    /// Parses a strategy name; `c`/`v` default to the paper's 3/3 for intermediate ones
-    /// and are rejected for early ones.
-    pub fn parse(name: &str, c: Option<usize>, v: Option<usize>) -> Result<Self, FusionError> {
-        let early = |f: Fusion, n: &'static str| {
-            if c.is_some() || v.is_some() {
-                Err(FusionError::KnobsOnEarly { name: n })
-            } else {
-                Ok(f)
-            }
-        };
-        let (c, v) = (c.unwrap_or(DEFAULT_C), v.unwrap_or(DEFAULT_V));
-        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-            "early-concat" | "uvit" => early(Fusion::EarlyConcat, "early-concat"),
-            "early-crossattn" | "early-cross" => early(Fusion::EarlyCrossAttn, "early-crossattn"),
-            "intermediate-concat" => Ok(Fusion::IntermediateConcat { c, v }),
-            "intermediate-crossattn" | "intermediate-cross" => {
-                Ok(Fusion::IntermediateCrossAttn { c, v })
-            }
-            _ => Err(FusionError::UnknownName(name.to_string())),
-        }
-    }
-
-    /// The strategy's family name (`intermediate-concat`), without knobs.
-    pub fn family(&self) -> &'static str {
-        match self {
-            Fusion::EarlyConcat => "early-concat",
-            Fusion::EarlyCrossAttn => "early-crossattn",
-            Fusion::IntermediateConcat { .. } => "intermediate-concat",
-            Fusion::IntermediateCrossAttn { .. } => "intermediate-crossattn",
-        }
-    }
-
-    pub fn method(&self) -> Method {
-        match self {
-            Fusion::EarlyConcat | Fusion::IntermediateConcat { .. } => Method::Concat,
-            Fusion::EarlyCrossAttn | Fusion::IntermediateCrossAttn { .. } => Method::CrossAttn,
-        }
-    }
-
+impl Placement {
     /// `(c, v)`: text-only blocks, image-only blocks at each end.
     pub fn knobs(&self) -> (usize, usize) {
         match *self {
-            Fusion::EarlyConcat | Fusion::EarlyCrossAttn => (0, 0),
-            Fusion::IntermediateConcat { c, v } | Fusion::IntermediateCrossAttn { c, v } => (c, v),
+            Placement::Early => (0, 0),
+            Placement::Intermediate { c, v } => (c, v),
         }
     }
 
-    pub fn token_layout(&self) -> TokenLayout {
-        match self {
-            Fusion::EarlyConcat => TokenLayout::UViT,
-            _ => TokenLayout::ImageTimeText,
-        }
-    }
-
-    /// Checks the knobs against a U of `depth` (the U-ViT `depth`: in + out blocks).
+    /// Checks the knobs against a U of `depth`.
     pub fn validate(&self, depth: usize) -> Result<(), FusionError> {
         if depth == 0 || !depth.is_multiple_of(2) {
             return Err(FusionError::BadDepth(depth));
@@ -188,21 +236,26 @@ impl Fusion {
             out_roles,
         })
     }
-}
 
-impl fmt::Display for Fusion {
-    /// `early-concat`, `intermediate-crossattn(c=3,v=3)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fusion::EarlyConcat | Fusion::EarlyCrossAttn => f.write_str(self.family()),
-            Fusion::IntermediateConcat { c, v } | Fusion::IntermediateCrossAttn { c, v } => {
-                write!(f, "{}(c={c},v={v})", self.family())
-            }
+    /// `early-concat` or `intermediate-concat(c=1,v=4)` for the method `concat`.
+    pub fn name(&self, method: &str) -> String {
+        match *self {
+            Placement::Early => format!("early-{method}"),
+            Placement::Intermediate { c, v } => format!("intermediate-{method}(c={c},v={v})"),
         }
     }
 }
 
 impl Plan {
+    /// Index (in execution order, text blocks not counted) of the last joint block.
+    pub fn last_joint(&self) -> Option<usize> {
+        self.roles()
+            .enumerate()
+            .filter(|(_, r)| *r == Role::Joint)
+            .map(|(i, _)| i)
+            .last()
+    }
+
     /// All roles in execution order: in-blocks, mid, out-blocks.
     pub fn roles(&self) -> impl Iterator<Item = Role> + '_ {
         self.in_roles
@@ -219,7 +272,7 @@ mod tests {
 
     #[test]
     fn plans_match_the_paper() {
-        let p = Fusion::IntermediateConcat { c: 3, v: 3 }.plan(12).unwrap();
+        let p = Placement::Intermediate { c: 3, v: 3 }.plan(12).unwrap();
         assert_eq!(p.text_blocks, 3);
         assert_eq!(
             p.in_roles,
@@ -229,21 +282,17 @@ mod tests {
             p.out_roles,
             [vec![Role::Joint; 3], vec![Role::ImageOnly; 3]].concat()
         );
-        let e = Fusion::EarlyConcat.plan(12).unwrap();
+        let e = Placement::Early.plan(12).unwrap();
         assert!(e.roles().all(|r| r == Role::Joint));
         assert_eq!(e.roles().count(), 13);
         // v = depth/2 leaves only the mid block joint.
-        let m = Fusion::IntermediateCrossAttn { c: 1, v: 6 }
-            .plan(12)
-            .unwrap();
+        let m = Placement::Intermediate { c: 1, v: 6 }.plan(12).unwrap();
         assert_eq!(m.roles().filter(|r| *r == Role::Joint).count(), 1);
     }
 
     #[test]
     fn bad_knobs_are_named() {
-        let e = Fusion::IntermediateConcat { c: 3, v: 7 }
-            .plan(12)
-            .unwrap_err();
+        let e = Placement::Intermediate { c: 3, v: 7 }.plan(12).unwrap_err();
         assert_eq!(
             e,
             FusionError::VTooLarge {
@@ -253,29 +302,10 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("v = 7"), "{e}");
-        assert!(Fusion::EarlyConcat.plan(7).is_err());
-        assert_eq!(
-            Fusion::parse("late-fusion", None, None).unwrap_err(),
-            FusionError::UnknownName("late-fusion".into())
-        );
-        assert!(Fusion::parse("early-concat", Some(1), None).is_err());
-    }
-
-    #[test]
-    fn parse_and_display_round_trip() {
-        for f in Fusion::all(1, 4) {
-            let (c, v) = f.knobs();
-            let knobs = (f.family().starts_with("intermediate")).then_some((c, v));
-            let back = Fusion::parse(f.family(), knobs.map(|k| k.0), knobs.map(|k| k.1)).unwrap();
-            assert_eq!(back, f);
-        }
-        assert_eq!(
-            Fusion::parse("intermediate-concat", None, None).unwrap(),
-            Fusion::IntermediateConcat { c: 3, v: 3 }
-        );
-        assert_eq!(
-            Fusion::IntermediateCrossAttn { c: 1, v: 4 }.to_string(),
-            "intermediate-crossattn(c=1,v=4)"
-        );
+        assert!(Placement::Early.plan(7).is_err());
+        assert!(matches!(
+            Placement::Intermediate { c: 13, v: 1 }.plan(12),
+            Err(FusionError::CTooLarge { .. })
+        ));
     }
 }

@@ -1,29 +1,24 @@
-//! How text enters each block: the token streams that flow through the U.
+//! The token streams that flow through the U: image(+time) tokens and text tokens.
 //!
-//! The backbone walks its blocks in order and hands each one to [`Streams::run`] with the
-//! block's [`Role`]; the strategy's [`Method`] decides the rest:
-//!
-//! * image-only block: the image(+time) stream alone (text is dropped first if it had been
-//!   concatenated in);
-//! * concat joint block: text is appended to the stream once (`[image ; text]`), then the
-//!   block updates all tokens, text included;
-//! * cross joint block: the image stream attends over `[image ; text]`, text stays fixed.
+//! The backbone walks its blocks in order. Image-only blocks see the image stream alone
+//! ([`Streams::image_only`]); joint blocks get the whole [`Streams`] and return it, updated
+//! as their strategy decides. Concatenating strategies keep the text appended to `h` from
+//! one joint block to the next (`joined`), so a run of joint blocks concatenates once, as
+//! U-ViT does; out-blocks receive the matching in-block's streams as their skip.
 
 use burn::tensor::Tensor;
-
-use crate::block::Block;
-use crate::strategy::{Method, Role};
 
 /// The token streams of one forward pass.
 #[derive(Clone, Debug)]
 pub struct Streams {
-    /// `[batch, n_image, dim]`, or `[batch, n_image + n_text, dim]` while concat-joined.
+    /// `[batch, n_image, dim]`, or `[batch, n_image + n_text, dim]` while `joined`.
     pub h: Tensor<3>,
-    /// `[batch, n_text, dim]`: the text tokens as they enter the joint blocks.
+    /// `[batch, n_text, dim]`: the text tokens (stale while `joined`: the current ones are
+    /// the tail of `h`).
     pub text: Tensor<3>,
     /// Number of image(+time) tokens at the front of `h`.
     pub n_image: usize,
-    /// Whether `text` is currently concatenated into `h`.
+    /// Whether the text tokens are concatenated into `h`.
     pub joined: bool,
 }
 
@@ -39,42 +34,39 @@ impl Streams {
         }
     }
 
-    /// Runs `block` in `role`; `skip` is the matching in-block output for out-blocks.
-    pub fn run(
-        mut self,
-        block: &Block,
-        role: Role,
-        method: Method,
-        skip: Option<Tensor<3>>,
-    ) -> Self {
-        match (role, method) {
-            (Role::ImageOnly, _) => {
-                if self.joined {
-                    self.h = self.h.narrow(1, 0, self.n_image);
-                    self.joined = false;
-                }
-                self.h = block.forward(self.h, None, skip);
-            }
-            (Role::Joint, Method::Concat) => {
-                if !self.joined {
-                    self.h = Tensor::cat(vec![self.h, self.text.clone()], 1);
-                    self.joined = true;
-                }
-                self.h = block.forward(self.h, None, skip);
-            }
-            (Role::Joint, Method::CrossAttn) => {
-                self.h = block.forward(self.h, Some(self.text.clone()), skip);
-            }
+    /// The streams with text appended to `h` (`[image ; text]`), once.
+    pub fn joined(mut self) -> Self {
+        if !self.joined {
+            self.h = Tensor::cat(vec![self.h, self.text.clone()], 1);
+            self.joined = true;
+        }
+        self
+    }
+
+    /// The streams with `h` holding image(+time) tokens only; concatenated text tokens are
+    /// split back into `text`.
+    pub fn split(mut self) -> Self {
+        if self.joined {
+            let n_text = self.h.dims()[1] - self.n_image;
+            self.text = self.h.clone().narrow(1, self.n_image, n_text);
+            self.h = self.h.narrow(1, 0, self.n_image);
+            self.joined = false;
+        }
+        self
+    }
+
+    /// The streams with `h` holding image(+time) tokens only (concatenated text dropped,
+    /// as before an image-only block).
+    pub fn image_only(mut self) -> Self {
+        if self.joined {
+            self.h = self.h.narrow(1, 0, self.n_image);
+            self.joined = false;
         }
         self
     }
 
     /// The image(+time) tokens `[batch, n_image, dim]`, text dropped.
     pub fn into_image(self) -> Tensor<3> {
-        if self.joined {
-            self.h.narrow(1, 0, self.n_image)
-        } else {
-            self.h
-        }
+        self.image_only().h
     }
 }

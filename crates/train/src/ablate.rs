@@ -105,12 +105,7 @@ pub struct AblationResults {
 
 /// Short folder name of an arm.
 pub fn slug(f: Fusion) -> String {
-    match f {
-        Fusion::EarlyConcat | Fusion::EarlyCrossAttn => f.family().to_string(),
-        Fusion::IntermediateConcat { c, v } | Fusion::IntermediateCrossAttn { c, v } => {
-            format!("{}-c{c}v{v}", f.family())
-        }
-    }
+    f.slug()
 }
 
 /// What this machine is (for the report).
@@ -191,13 +186,11 @@ pub fn ablate(
     std::fs::create_dir_all(&grids).map_err(|e| crate::checkpoint::io_err(&grids, e))?;
 
     let first_cfg = cfg.uvit(cfg.arms[0])?;
-    let data = TrainData::open(
-        &cfg.data,
-        first_cfg.num_text_tokens,
-        cfg.train.caption_dropout,
-    )?;
+    let data = TrainData::open(cfg, &first_cfg, device)?;
     let (image_shape, _) = data.shapes();
-    let tokenizer = data.tokenizer().cloned();
+    // The text side is opened once and shared by every arm's grid and evaluation (a frozen
+    // encoder's caption features are computed once).
+    let text = data.text().cloned();
     let shapes = shapes_config(&cfg.data);
     let scored = shapes.is_some();
 
@@ -210,7 +203,7 @@ pub fn ablate(
     progress.plan(eval_units + cfg.arms.len() as f64 * (cfg.train.steps as f64 + eval_units));
 
     // Grid prompts: the same prompts and initial noise for every arm.
-    let captions = if tokenizer.is_some() {
+    let captions = if text.is_some() {
         grid_captions(cfg)?
     } else {
         Vec::new()
@@ -228,17 +221,10 @@ pub fn ablate(
     let mut all_images = Vec::new();
     let mut all_captions = Vec::new();
     let mut grid = |model: &TextToImage, label: &str| -> Result<Vec<RgbImage>, TrainError> {
-        let Some(tok) = &tokenizer else {
+        let Some(tok) = &text else {
             return Ok(Vec::new());
         };
-        let images = sample_prompts(
-            model,
-            tok.as_ref(),
-            &caption_refs,
-            &settings,
-            device,
-            &mut |_| {},
-        )?;
+        let images = sample_prompts(model, tok, &caption_refs, &settings, device, &mut |_| {})?;
         all_images.extend(images.iter().cloned());
         all_captions.extend(captions.iter().map(|c| format!("{label}: {c}")));
         Ok(images)
@@ -247,10 +233,10 @@ pub fn ablate(
     // Chance level: an untrained model of the first arm, sampled and scored the same way.
     let untrained = TextToImage::seeded(&first_cfg, data.vocab_size(), device, cfg.train.seed)?;
     let mut units = 0.0;
-    let chance = match &tokenizer {
+    let chance = match &text {
         Some(tok) if scored => {
             progress.phase("chance: untrained model", cfg.eval.prompts as u64);
-            let ev = evaluate(&untrained, tok.as_ref(), cfg, device, &mut |done| {
+            let ev = evaluate(&untrained, tok, cfg, device, &mut |done| {
                 progress.advance(done as u64, done as f64 * per_img, None)
             })?;
             units += eval_units;
@@ -288,6 +274,7 @@ pub fn ablate(
             out_dir: run_dir.clone(),
             fusion,
             resume: done > 0,
+            extend_to: None,
             stop_at: None,
             interrupt: interrupt.clone(),
             extra_devices: vec![],
@@ -311,11 +298,11 @@ pub fn ablate(
         units += cfg.train.steps as f64;
         let ema = outcome.ema.clone();
 
-        let (alignment, sample_seconds) = match &tokenizer {
+        let (alignment, sample_seconds) = match &text {
             Some(tok) if scored => {
                 progress.phase(&format!("evaluate {name}"), cfg.eval.prompts as u64);
                 let base = units;
-                let ev = evaluate(&ema, tok.as_ref(), cfg, device, &mut |d| {
+                let ev = evaluate(&ema, tok, cfg, device, &mut |d| {
                     progress.advance(d as u64, base + d as f64 * per_img, None)
                 })?;
                 units += eval_units;

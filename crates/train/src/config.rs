@@ -9,7 +9,8 @@ use std::path::Path;
 use ifvit_data::shapes::ShapesConfig;
 
 pub use crate::data::{CacheConfig, FashionConfig};
-use ifvit_diffusion::{BetaSchedule, LossWeighting, Prediction, SamplerConfig};
+pub use crate::text::TextEncoderConfig;
+use ifvit_diffusion::{BetaSchedule, LossWeighting, NoiseSchedule, Prediction, SamplerConfig};
 use ifvit_fusion::Fusion;
 use ifvit_uvit::UViTConfig;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,42 @@ pub enum ConfigError {
     },
 }
 
+/// Most optimizer steps a config may ask for.
+pub const MAX_STEPS: u64 = 1_000_000_000;
+
+/// The field whose value sits at `line:col` (1-based) of a RON text: the nearest `name:`
+/// before that position, so that a parse error names the field, not only the place.
+fn field_at(text: &str, line: usize, col: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let last = line.checked_sub(1)?.min(lines.len().checked_sub(1)?);
+    for (i, l) in lines[..=last].iter().enumerate().rev() {
+        let upto: String = if i == last {
+            l.chars().take(col.saturating_sub(1)).collect()
+        } else {
+            l.to_string()
+        };
+        // The last `ident:` on the line before the position.
+        let bytes = upto.as_bytes();
+        let mut k = bytes.len();
+        while k > 0 {
+            k -= 1;
+            if bytes[k] == b':' {
+                let end = k;
+                let mut start = end;
+                while start > 0
+                    && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_')
+                {
+                    start -= 1;
+                }
+                if start < end && !bytes[start].is_ascii_digit() {
+                    return Some(upto[start..end].to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
 /// One experiment: data, model, diffusion, optimisation, loop, evaluation, and the ablation
 /// arms (fusion strategies) it compares.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +79,10 @@ pub struct ExperimentConfig {
     pub name: String,
     pub data: DataConfig,
     pub model: ModelConfig,
+    /// How captions become context: `Learned` (default), `MiniLm`, `Bert(dir: ..)`,
+    /// `Clip(dir: ..)` (frozen encoders: `shapes` and Fashion-MNIST data only).
+    #[serde(default)]
+    pub text_encoder: TextEncoderConfig,
     /// Fusion strategies compared by `ifvit ablate`; `ifvit train` uses the first unless told.
     pub arms: Vec<Fusion>,
     pub diffusion: DiffusionConfig,
@@ -163,7 +204,10 @@ impl ExperimentConfig {
                     path: origin.to_string(),
                     line: e.position.line,
                     col: e.position.col,
-                    message: e.code.to_string(),
+                    message: match field_at(text, e.position.line, e.position.col) {
+                        Some(f) => format!("field `{f}`: {}", e.code),
+                        None => e.code.to_string(),
+                    },
                 })?;
         cfg.validate(origin)?;
         Ok(cfg)
@@ -186,7 +230,9 @@ impl ExperimentConfig {
     /// The backbone config of one arm.
     pub fn uvit(&self, fusion: Fusion) -> Result<UViTConfig, ifvit_uvit::ConfigError> {
         let m = &self.model;
-        let mut c = UViTConfig::preset(&m.preset, fusion)?;
+        // The arm is checked against the final depth (after overrides), not the preset's.
+        let mut c = UViTConfig::preset(&m.preset, Fusion::EarlyConcat)?;
+        c.fusion = fusion;
         match &self.data {
             DataConfig::Shapes(s) => {
                 c.img_size = s.image_size as usize;
@@ -220,6 +266,9 @@ impl ExperimentConfig {
         }
         if let Some(v) = m.context_dim {
             c.context_dim = v;
+        } else if let Some(d) = self.text_encoder.known_dim() {
+            // A frozen encoder's width is the context width.
+            c.context_dim = d;
         }
         c.validate()?;
         Ok(c)
@@ -231,6 +280,7 @@ impl ExperimentConfig {
             field: field.to_string(),
             message,
         };
+        self.validate_ranges(origin)?;
         if self.arms.is_empty() {
             return Err(invalid("arms", "list at least one fusion strategy".into()));
         }
@@ -238,13 +288,29 @@ impl ExperimentConfig {
             self.uvit(*f)
                 .map_err(|e| invalid("model / arms", e.to_string()))?;
         }
-        let t = &self.train;
-        if t.batch_size == 0 || t.steps == 0 || t.checkpoint_every == 0 || t.log_every == 0 {
-            return Err(invalid(
-                "train",
-                "batch_size, steps, checkpoint_every and log_every must be positive".into(),
-            ));
+        if !self.text_encoder.is_learned() {
+            if matches!(self.data, DataConfig::CocoCache(_)) {
+                return Err(invalid(
+                    "text_encoder",
+                    "a feature cache already holds its text features; use Learned (the \
+                     cache's encoder is chosen by `ifvit prepare coco`)"
+                        .into(),
+                ));
+            }
+            if let (Some(d), Some(set)) = (self.text_encoder.known_dim(), self.model.context_dim)
+                && d != set
+            {
+                return Err(invalid(
+                    "model.context_dim",
+                    format!(
+                        "{set} does not match the {d}-d features of text_encoder {:?}; \
+                         remove it (the width comes from the encoder)",
+                        self.text_encoder
+                    ),
+                ));
+            }
         }
+        let t = &self.train;
         if !(0.0..1.0).contains(&t.ema_decay) {
             return Err(invalid(
                 "train.ema_decay",
@@ -284,9 +350,113 @@ impl ExperimentConfig {
         Ok(())
     }
 
-    /// Scales the step budget (and the warm-up with it) by `factor` (`--budget`).
+    /// Every number within the range it may take (a typo such as an extra zero is caught
+    /// here, not as a huge allocation or an overflow later).
+    fn validate_ranges(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            field: field.to_string(),
+            message,
+        };
+        let int = |field: &str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(invalid(field, format!("{v} is not in {lo}..={hi}")))
+            }
+        };
+        let float = |field: &str, v: f64, lo: f64, hi: f64, lo_open: bool| {
+            let above = if lo_open { v > lo } else { v >= lo };
+            if v.is_finite() && above && v <= hi {
+                Ok(())
+            } else {
+                let open = if lo_open { "(" } else { "[" };
+                Err(invalid(field, format!("{v} is not in {open}{lo}, {hi}]")))
+            }
+        };
+        match &self.data {
+            DataConfig::Shapes(s) => s.validate().map_err(|e| invalid("data", e.to_string()))?,
+            DataConfig::FashionMnist(f) => int("data.image_size", f.image_size as u64, 28, 1024)?,
+            DataConfig::CocoCache(c) => {
+                float("data.scale_factor", c.scale_factor, 0.0, 100.0, true)?
+            }
+        }
+        let image_size = match &self.data {
+            DataConfig::Shapes(s) => Some(s.image_size as usize),
+            DataConfig::FashionMnist(f) => Some(f.image_size),
+            DataConfig::CocoCache(_) => None,
+        };
+        if let (Some(size), Some(patch)) = (image_size, self.model.patch_size)
+            && patch > 0
+            && !size.is_multiple_of(patch)
+        {
+            return Err(invalid(
+                "data.image_size",
+                format!("{size} must be a multiple of model.patch_size {patch}"),
+            ));
+        }
+        let m = &self.model;
+        for (field, v, hi) in [
+            ("model.embed_dim", m.embed_dim, 16384),
+            ("model.depth", m.depth, 256),
+            ("model.num_heads", m.num_heads, 256),
+            ("model.patch_size", m.patch_size, 64),
+            ("model.num_text_tokens", m.num_text_tokens, 1024),
+            ("model.context_dim", m.context_dim, 16384),
+        ] {
+            if let Some(v) = v {
+                int(field, v as u64, 1, hi)?;
+            }
+        }
+        if let Some(r) = m.mlp_ratio {
+            float("model.mlp_ratio", r, 0.0, 64.0, true)?;
+        }
+        int(
+            "diffusion.num_steps",
+            self.diffusion.num_steps as u64,
+            1,
+            100_000,
+        )?;
+        NoiseSchedule::new(self.diffusion.schedule, self.diffusion.num_steps)
+            .map_err(|e| invalid("diffusion.schedule", e.to_string()))?;
+        self.diffusion
+            .loss_weighting
+            .validate()
+            .map_err(|e| invalid("diffusion.loss_weighting", e.to_string()))?;
+        let o = &self.optim;
+        float("optim.lr", o.lr, 0.0, 10.0, true)?;
+        float("optim.betas.0", o.betas.0 as f64, 0.0, 0.99999999, false)?;
+        float("optim.betas.1", o.betas.1 as f64, 0.0, 0.99999999, false)?;
+        float("optim.eps", o.eps as f64, 0.0, 1.0, true)?;
+        float(
+            "optim.weight_decay",
+            o.weight_decay as f64,
+            0.0,
+            10.0,
+            false,
+        )?;
+        int("optim.warmup_steps", o.warmup_steps, 0, MAX_STEPS)?;
+        if let Some(n) = o.grad_clip_norm {
+            float("optim.grad_clip_norm", n as f64, 0.0, 1e6, true)?;
+        }
+        let t = &self.train;
+        int("train.batch_size", t.batch_size as u64, 1, 4096)?;
+        int("train.steps", t.steps, 1, MAX_STEPS)?;
+        int("train.checkpoint_every", t.checkpoint_every, 1, MAX_STEPS)?;
+        int("train.keep_checkpoints", t.keep_checkpoints as u64, 1, 1000)?;
+        int("train.log_every", t.log_every, 1, MAX_STEPS)?;
+        int("train.devices", t.devices as u64, 1, 64)?;
+        let e = &self.eval;
+        int("eval.prompts", e.prompts as u64, 0, 1_000_000)?;
+        int("eval.batch_size", e.batch_size as u64, 1, 4096)?;
+        int("eval.grid_prompts", e.grid_prompts as u64, 0, 1024)?;
+        Ok(())
+    }
+
+    /// Scales the step budget (and the warm-up with it) by `factor` (`--budget`), capped at
+    /// [`MAX_STEPS`].
     pub fn scale_budget(&mut self, factor: f64) {
-        let scale = |v: u64| ((v as f64 * factor).round() as u64).max(1);
+        let scale = |v: u64| ((v as f64 * factor).round() as u64).clamp(1, MAX_STEPS);
         self.train.steps = scale(self.train.steps);
         self.optim.warmup_steps = (self.optim.warmup_steps as f64 * factor).round() as u64;
         self.train.checkpoint_every = scale(self.train.checkpoint_every).min(self.train.steps);

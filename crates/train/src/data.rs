@@ -9,7 +9,7 @@
 //! would: the data position is the step.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use burn::data::dataset::Dataset;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -17,18 +17,20 @@ use ifvit_data::batch::{
     CaptionSampling, CaptionedImage, TextImageBatcher, TextImageSample, rgb_to_chw,
 };
 use ifvit_data::cache::FeatureCache;
-use ifvit_data::encoders::sample_latent;
 use ifvit_data::fashion_mnist::{
     CLASS_NAMES, FashionDataset, FashionItem, FashionMnist, FashionPairs, Fit, Relation, Split,
     TEMPLATES, with_article,
 };
-use ifvit_data::shapes::{ShapesConfig, ShapesGenerator};
-use ifvit_data::tokenizer::TextTokenizer;
+use ifvit_data::shapes::{ShapesConfig, ShapesGenerator, item_rng};
 use ifvit_data::tokenizer::word::WordTokenizer;
 use ifvit_diffusion::{StdRng, randn};
+use ifvit_encoders::sample_latent;
 use serde::{Deserialize, Serialize};
 
+use crate::config::{DataConfig, ExperimentConfig};
 use crate::error::TrainError;
+use crate::text::{FrozenText, TextEncoderConfig, TextSide};
+use ifvit_uvit::UViTConfig;
 
 /// Fashion-MNIST (Debian's `dataset-fashion-mnist`), captions from templates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -151,8 +153,8 @@ pub struct CacheSource {
 
 /// Where batches come from.
 pub enum TrainData {
-    Shapes(ShapesSource, Arc<WordTokenizer>),
-    Fashion(FashionSource, Arc<WordTokenizer>),
+    Shapes(ShapesSource, TextSide),
+    Fashion(FashionSource, TextSide),
     Cache(Box<CacheSource>),
 }
 
@@ -182,21 +184,47 @@ fn data_err(e: impl std::fmt::Display) -> TrainError {
 }
 
 impl TrainData {
-    /// Opens the source; `context_length` is the model's number of text tokens.
+    /// Opens the data source of `cfg` for a model `model` (its text tokens and context width),
+    /// with the configured text encoder; a frozen encoder runs on `device`.
     pub fn open(
-        cfg: &crate::config::DataConfig,
-        context_length: usize,
-        caption_dropout: f64,
+        cfg: &ExperimentConfig,
+        model: &UViTConfig,
+        device: &Device,
     ) -> Result<Self, TrainError> {
-        use crate::config::DataConfig;
-        Ok(match cfg {
-            DataConfig::Shapes(s) => TrainData::Shapes(
-                ShapesSource {
-                    generator: ShapesGenerator::new(s.clone()).map_err(data_err)?,
-                    sampling: CaptionSampling::new(s.seed, caption_dropout),
-                },
-                Arc::new(WordTokenizer::shapes(context_length).map_err(data_err)?),
-            ),
+        let (l, caption_dropout) = (model.num_text_tokens, cfg.train.caption_dropout);
+        let words = |vocab: Result<WordTokenizer, _>| -> Result<TextSide, TrainError> {
+            match text_side(&cfg.text_encoder, model, device)? {
+                Some(frozen) => Ok(frozen),
+                None => Ok(TextSide::Learned(Arc::new(vocab.map_err(data_err)?))),
+            }
+        };
+        Ok(match &cfg.data {
+            DataConfig::Shapes(s) => {
+                let generator = ShapesGenerator::new(s.clone()).map_err(data_err)?;
+                let text = words(WordTokenizer::shapes(l))?;
+                if let TextSide::Frozen(frozen) = &text {
+                    // Every caption of the run's rows (and "" for dropout), encoded before
+                    // the first step.
+                    let rows = (cfg.train.steps * cfg.train.batch_size as u64).min(WARM_ROWS);
+                    let mut captions = vec![String::new()];
+                    let mut seen = std::collections::HashSet::new();
+                    for g in 0..rows {
+                        let c = shapes_caption(&generator, g);
+                        if seen.insert(c.clone()) {
+                            captions.push(c);
+                        }
+                    }
+                    let refs: Vec<&str> = captions.iter().map(String::as_str).collect();
+                    frozen.warm(&refs)?;
+                }
+                TrainData::Shapes(
+                    ShapesSource {
+                        generator,
+                        sampling: CaptionSampling::new(s.seed, caption_dropout),
+                    },
+                    text,
+                )
+            }
             DataConfig::FashionMnist(f) => {
                 let data = Arc::new(
                     match &f.dir {
@@ -211,8 +239,6 @@ impl TrainData {
                 } else {
                     Box::new(FashionDataset::new(data, f.image_size, f.fit).map_err(data_err)?)
                 };
-                let tokenizer =
-                    WordTokenizer::new(fashion_vocabulary(), context_length).map_err(data_err)?;
                 TrainData::Fashion(
                     FashionSource {
                         shuffle: EpochShuffle {
@@ -222,7 +248,7 @@ impl TrainData {
                         items,
                         sampling: CaptionSampling::new(f.seed, caption_dropout),
                     },
-                    Arc::new(tokenizer),
+                    words(WordTokenizer::new(fashion_vocabulary(), l))?,
                 )
             }
             DataConfig::CocoCache(c) => {
@@ -245,17 +271,25 @@ impl TrainData {
         })
     }
 
-    /// The word tokenizer of token-conditioned sources.
-    pub fn tokenizer(&self) -> Option<&Arc<WordTokenizer>> {
+    /// The text side of caption sources (`None` for a feature cache).
+    pub fn text(&self) -> Option<&TextSide> {
         match self {
             TrainData::Shapes(_, t) | TrainData::Fashion(_, t) => Some(t),
             TrainData::Cache(_) => None,
         }
     }
 
+    /// The word tokenizer of sources with a learned embedding.
+    pub fn tokenizer(&self) -> Option<&Arc<WordTokenizer>> {
+        match self.text() {
+            Some(TextSide::Learned(t)) => Some(t),
+            _ => None,
+        }
+    }
+
     /// Size of the learned embedding table (`None`: the model takes features).
     pub fn vocab_size(&self) -> Option<usize> {
-        self.tokenizer().map(|t| t.vocab_size())
+        self.text().and_then(TextSide::vocab_size)
     }
 
     /// Training batch of optimizer step `step` (`rng`: the step's generator).
@@ -284,7 +318,7 @@ impl TrainData {
                         }
                     })
                     .collect();
-                token_batch(tok, samples, device)
+                text_batch(tok, samples, device)
             }
             TrainData::Fashion(src, tok) => {
                 let mut samples = Vec::with_capacity(batch_size);
@@ -305,7 +339,7 @@ impl TrainData {
                         caption,
                     });
                 }
-                token_batch(tok, samples, device)
+                text_batch(tok, samples, device)
             }
             TrainData::Cache(src) => {
                 let [c2, h, w] = src.cache.moments_shape();
@@ -337,10 +371,14 @@ impl TrainData {
     /// `[C, H, W]` of the training images (or latents) and `(text tokens, text width)` of the
     /// features (feature sources only).
     pub fn shapes(&self) -> ([usize; 3], Option<(usize, usize)>) {
+        let features = match self.text() {
+            Some(TextSide::Frozen(f)) => Some(f.shape()),
+            _ => None,
+        };
         match self {
             TrainData::Shapes(src, _) => {
                 let s = src.generator.config().image_size as usize;
-                ([3, s, s], None)
+                ([3, s, s], features)
             }
             TrainData::Fashion(src, _) => {
                 let (_, shape) = src
@@ -348,7 +386,7 @@ impl TrainData {
                     .get(0)
                     .map(|i| i.image_chw())
                     .unwrap_or((vec![], [3, 32, 32]));
-                (shape, None)
+                (shape, features)
             }
             TrainData::Cache(src) => {
                 let [c2, h, w] = src.cache.moments_shape();
@@ -361,19 +399,98 @@ impl TrainData {
     }
 }
 
-/// Stacks images and tokenizes captions (the caption-dropout hook already applied).
-fn token_batch(
-    tokenizer: &Arc<WordTokenizer>,
+/// Rows of the `shapes` stream whose captions are encoded before training (the grammar has
+/// about 550 captions; later rows' captions are encoded when first met).
+const WARM_ROWS: u64 = 1 << 20;
+
+/// The caption of `shapes` row `g`, without rendering its image (the same draws as
+/// `ShapesGenerator::item`).
+fn shapes_caption(generator: &ShapesGenerator, g: u64) -> String {
+    let mut rng = item_rng(generator.config().seed, g);
+    let aspect = generator.sample_aspect(&mut rng);
+    generator.sample_spec(aspect, &mut rng).to_string()
+}
+
+/// Stacks images and tokenizes captions, or looks up their frozen features (the
+/// caption-dropout hook already applied: a dropped caption is "").
+fn text_batch(
+    text: &TextSide,
     samples: Vec<TextImageSample>,
     device: &Device,
 ) -> Result<TrainBatch, TrainError> {
-    let b = TextImageBatcher::new(tokenizer.clone())
-        .try_batch(samples, device)
-        .map_err(data_err)?;
-    Ok(TrainBatch {
-        images: b.images,
-        cond: Conditioning::Tokens(b.tokens),
-    })
+    match text {
+        TextSide::Learned(tokenizer) => {
+            let b = TextImageBatcher::new(tokenizer.clone())
+                .try_batch(samples, device)
+                .map_err(data_err)?;
+            Ok(TrainBatch {
+                images: b.images,
+                cond: Conditioning::Tokens(b.tokens),
+            })
+        }
+        TextSide::Frozen(frozen) => {
+            let captions: Vec<&str> = samples.iter().map(|s| s.caption.as_str()).collect();
+            let context = frozen.context(&captions, device)?; // [B, L, D]
+            let [c, h, w] = samples.first().map(|s| s.shape).unwrap_or([3, 1, 1]);
+            let mut pixels = Vec::with_capacity(samples.len() * c * h * w);
+            for s in &samples {
+                if s.shape != [c, h, w] {
+                    return Err(TrainError::Data(format!(
+                        "item {}: image {:?} differs from the batch's {:?}",
+                        s.index,
+                        s.shape,
+                        [c, h, w]
+                    )));
+                }
+                pixels.extend_from_slice(&s.image);
+            }
+            let images =
+                Tensor::<4>::from_data(TensorData::new(pixels, [samples.len(), c, h, w]), device);
+            Ok(TrainBatch {
+                images,
+                cond: Conditioning::Context(context),
+            })
+        }
+    }
+}
+
+/// The frozen text side of `text` for `model` (`None` for `Learned`), checked against the
+/// model's context width.
+pub fn text_side(
+    text: &TextEncoderConfig,
+    model: &UViTConfig,
+    device: &Device,
+) -> Result<Option<TextSide>, TrainError> {
+    if text.is_learned() {
+        return Ok(None);
+    }
+    // One encoder and feature cache per (encoder, context length, device) in this process:
+    // the arms of an ablation share them, so each caption is encoded once per run.
+    static LOADED: Mutex<Vec<(String, Arc<FrozenText>)>> = Mutex::new(Vec::new());
+    let key = format!("{text:?} L={} {device:?}", model.num_text_tokens);
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    let frozen = match loaded.iter().find(|(k, _)| *k == key) {
+        Some((_, f)) => f.clone(),
+        None => {
+            let Some(encoder) = text.load(model.num_text_tokens, device)? else {
+                return Ok(None);
+            };
+            let f = Arc::new(FrozenText::new(encoder, device.clone()));
+            loaded.push((key, f.clone()));
+            f
+        }
+    };
+    let encoder = &frozen;
+    let (_, dim) = encoder.shape();
+    if dim != model.context_dim {
+        return Err(TrainError::Data(format!(
+            "text_encoder {} gives {dim}-d features but the model's context_dim is {}; set \
+             model.context_dim: Some({dim})",
+            encoder.name(),
+            model.context_dim,
+        )));
+    }
+    Ok(Some(TextSide::Frozen(frozen.clone())))
 }
 
 /// The `shapes` config of a data config, if it is one.
@@ -387,6 +504,7 @@ pub fn shapes_config(cfg: &crate::config::DataConfig) -> Option<&ShapesConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ifvit_data::tokenizer::TextTokenizer;
 
     #[test]
     fn epoch_shuffle_is_a_permutation_that_changes_per_epoch() {
@@ -401,6 +519,14 @@ mod tests {
         assert_eq!(sorted1, (0..10).collect::<Vec<_>>());
         assert_ne!(e0, e1);
         assert_eq!(s.at(13).0, 1);
+    }
+
+    #[test]
+    fn caption_of_a_row_is_the_rendered_items_caption() {
+        let g = ShapesGenerator::new(ShapesConfig::small()).unwrap();
+        for row in [0u64, 1, 17, 1000] {
+            assert_eq!(shapes_caption(&g, row), g.item(row).caption);
+        }
     }
 
     #[test]

@@ -4,7 +4,6 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use ifvit_data::shapes::{Prompt, held_out_prompts};
-use ifvit_data::tokenizer::TextTokenizer;
 use ifvit_diffusion::NoiseSchedule;
 use ifvit_metrics::{AlignmentReport, ShapesScorer};
 use image::RgbImage;
@@ -14,6 +13,7 @@ use crate::data::shapes_config;
 use crate::error::TrainError;
 use crate::model::TextToImage;
 use crate::sample::{SampleSettings, sample_prompts};
+use crate::text::Conditioner;
 
 /// Scores of one model on the held-out prompts.
 pub struct EvalOutcome {
@@ -29,7 +29,7 @@ pub struct EvalOutcome {
 /// Samples the `eval.prompts` held-out prompts and scores them.
 pub fn evaluate(
     model: &TextToImage,
-    tokenizer: &dyn TextTokenizer,
+    text: &dyn Conditioner,
     cfg: &ExperimentConfig,
     device: &Device,
     on_batch: &mut dyn FnMut(usize),
@@ -53,7 +53,7 @@ pub fn evaluate(
         image_shape: [3, shapes.image_size as usize, shapes.image_size as usize],
     };
     let t0 = Instant::now();
-    let images = sample_prompts(model, tokenizer, &captions, &settings, device, on_batch)?;
+    let images = sample_prompts(model, text, &captions, &settings, device, on_batch)?;
     let sample_seconds = t0.elapsed().as_secs_f64();
     let report = ShapesScorer::default()
         .report(&images, &captions)

@@ -14,9 +14,13 @@ pub mod model;
 pub mod plot;
 pub mod preflight;
 pub mod report;
+pub mod runlock;
 pub mod sample;
+pub mod signals;
 pub mod step;
+pub mod text;
 pub mod trainer;
+pub mod weights;
 
 pub use config::ExperimentConfig;
 pub use error::TrainError;

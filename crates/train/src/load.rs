@@ -2,22 +2,23 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
 use burn::tensor::Device;
-use ifvit_data::tokenizer::TextTokenizer;
 use ifvit_data::tokenizer::word::WordTokenizer;
 
 use crate::checkpoint::{Checkpoint, CheckpointDir, CheckpointError, io_err};
 use crate::config::{DataConfig, ExperimentConfig};
-use crate::data::fashion_vocabulary;
+use crate::data::{fashion_vocabulary, text_side};
 use crate::error::TrainError;
 use crate::model::TextToImage;
+use crate::text::TextSide;
+use crate::weights::load_module;
 
 /// A model ready to sample, with what it was trained with.
 pub struct LoadedRun {
     pub config: ExperimentConfig,
     pub model: TextToImage,
-    pub tokenizer: WordTokenizer,
+    /// The word tokenizer, or the frozen text encoder, the run was trained with.
+    pub text: TextSide,
     pub checkpoint: Checkpoint,
 }
 
@@ -51,19 +52,7 @@ pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, Tr
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_else(|| path.to_path_buf());
-        let bytes = std::fs::read(path.join("state.json"))
-            .map_err(|e| io_err(&path.join("state.json"), e))?;
-        let state = serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt {
-            path: path.join("state.json"),
-            message: e.to_string(),
-        })?;
-        (
-            run,
-            Checkpoint {
-                dir: path.to_path_buf(),
-                state,
-            },
-        )
+        (run, Checkpoint::open(path)?)
     } else {
         return Err(TrainError::Checkpoint(CheckpointError::NoCheckpoint {
             dir: path.to_path_buf(),
@@ -72,16 +61,21 @@ pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, Tr
     let config = ExperimentConfig::load(&run.join("config.ron"))?;
     let fusion = config.arms[0];
     let ucfg = config.uvit(fusion)?;
-    let tokenizer = tokenizer_for(&config, ucfg.num_text_tokens)?;
-    let model = TextToImage::new(&ucfg, Some(tokenizer.vocab_size()), device)?;
-    let file = if ema { ck.ema_path() } else { ck.model_path() };
-    let model = model
-        .try_load_file(&file)
-        .map_err(|e| TrainError::Checkpoint(io_err(&file, e)))?;
+    let text = match text_side(&config.text_encoder, &ucfg, device)? {
+        Some(frozen) => frozen,
+        None => TextSide::Learned(std::sync::Arc::new(tokenizer_for(
+            &config,
+            ucfg.num_text_tokens,
+        )?)),
+    };
+    let model = TextToImage::new(&ucfg, text.vocab_size(), device)?;
+    let name = if ema { "ema.bpk" } else { "model.bpk" };
+    let model = load_module(model, ck.read(name)?)
+        .map_err(|e| TrainError::Checkpoint(io_err(&ck.dir.join(name), e)))?;
     Ok(LoadedRun {
         config,
         model,
-        tokenizer,
+        text,
         checkpoint: ck,
     })
 }

@@ -27,6 +27,13 @@ pub fn checkpoint_bytes(params: usize) -> u64 {
     params as u64 * 4 * 4 + (1 << 20)
 }
 
+/// Checkpoints a run must have room for: at the peak `keep + 1` exist (a new one is
+/// complete before the oldest is pruned); `existing` complete ones (on resume) already
+/// have their space.
+pub fn checkpoints_to_fit(keep: usize, existing: usize) -> u64 {
+    (keep.max(1) + 1).saturating_sub(existing).max(1) as u64
+}
+
 /// Creates `dir` if needed, proves it is writable, and that `needed` bytes are free.
 pub fn check_output_dir(dir: &Path, needed: u64) -> Result<(), TrainError> {
     let err = |message: String| TrainError::Output {
@@ -58,6 +65,16 @@ pub fn check_output_dir(dir: &Path, needed: u64) -> Result<(), TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resume_needs_room_only_for_the_checkpoints_it_adds() {
+        assert_eq!(checkpoints_to_fit(1, 0), 2);
+        // The report: keep 1, one checkpoint on disk, ~25 MB free: one more must fit.
+        assert_eq!(checkpoints_to_fit(1, 1), 1);
+        assert_eq!(checkpoints_to_fit(2, 1), 2);
+        assert_eq!(checkpoints_to_fit(2, 5), 1);
+        assert_eq!(checkpoints_to_fit(0, 0), 2);
+    }
 
     #[test]
     fn unwritable_and_full_folders_are_reported() {

@@ -124,6 +124,7 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
         r.device,
         r.total_seconds / 60.0
     );
+    let _ = writeln!(s, "Text: {}.\n", cfg.text_encoder.describe());
     let _ = writeln!(s, "## Results\n");
     let _ = writeln!(
         s,

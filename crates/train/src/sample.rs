@@ -15,6 +15,7 @@ use image::RgbImage;
 
 use crate::error::TrainError;
 use crate::model::TextToImage;
+use crate::text::Conditioner;
 use crate::trainer::step_seed;
 
 /// How to sample.
@@ -72,7 +73,7 @@ fn initial_noise(
 /// converted to RGB. `on_batch(done)` is called after each batch (progress).
 pub fn sample_prompts(
     model: &TextToImage,
-    tokenizer: &dyn TextTokenizer,
+    text: &dyn Conditioner,
     prompts: &[&str],
     settings: &SampleSettings,
     device: &Device,
@@ -82,13 +83,13 @@ pub fn sample_prompts(
     ifvit_diffusion::check_guidance(settings.guidance)?;
     settings.sampler.validate(schedule.num_steps())?;
     // Check every prompt before any compute.
-    let _ = tokenize(tokenizer, prompts, device)?;
+    let _ = text.context(model, prompts, device)?;
     let mut images = Vec::with_capacity(prompts.len());
     let bs = settings.batch_size.max(1);
     for (bi, chunk) in prompts.chunks(bs).enumerate() {
         let first = bi * bs;
         let n = chunk.len();
-        let cond = model.context(tokenize(tokenizer, chunk, device)?); // [n, L, D]
+        let cond = text.context(model, chunk, device)?; // [n, L, D]
         let x_t = initial_noise(settings.seed, first, n, settings.image_shape, device);
         let mut rng = seeded_rng(step_seed(settings.seed ^ 0x005A_3B1E, first as u64));
         let x0 = if settings.guidance == 1.0 {
@@ -102,7 +103,7 @@ pub fn sample_prompts(
             )?
         } else {
             let empty = vec![""; n];
-            let uncond = model.context(tokenize(tokenizer, &empty, device)?);
+            let uncond = text.context(model, &empty, device)?; // [n, L, D]: context of ""
             let ctx2 = Tensor::cat(vec![cond, uncond], 0); // [2n, L, D]: [cond ; uncond]
             let model_fn = guided(settings.guidance, |x2, t2| {
                 model.forward(x2, t2, ctx2.clone())

@@ -27,15 +27,17 @@ use burn::train::TrainStep;
 use ifvit_diffusion::{LossWeighting, NoiseSchedule, seeded_rng, training_sample};
 use ifvit_fusion::Fusion;
 
-use crate::checkpoint::{CheckpointDir, TrainState, io_err, write_atomic};
+use crate::checkpoint::{CheckpointDir, Extension, TrainState, io_err, write_atomic};
 use crate::config::ExperimentConfig;
 use crate::data::{Conditioning, TrainData};
 use crate::ema::{ema_init, ema_update};
 use crate::error::TrainError;
 use crate::lr::warmup_constant;
 use crate::model::TextToImage;
-use crate::preflight::{check_output_dir, checkpoint_bytes};
+use crate::preflight::{check_output_dir, checkpoint_bytes, checkpoints_to_fit};
+use crate::runlock::RunLock;
 use crate::step::DiffusionInput;
+use crate::weights::{load_module, load_optim, module_bytes, optim_bytes, stable_param_ids};
 
 /// Callbacks for progress display (the CLI draws bars; tests ignore them).
 pub trait TrainProgress {
@@ -43,6 +45,8 @@ pub trait TrainProgress {
     /// After each optimizer step; `loss` is present at log points.
     fn step(&mut self, _step: u64, _loss: Option<f64>) {}
     fn checkpoint(&mut self, _step: u64) {}
+    /// Something the user should know (e.g. resuming from a fallback checkpoint).
+    fn note(&mut self, _message: &str) {}
     fn finish(&mut self) {}
 }
 
@@ -59,10 +63,14 @@ pub struct TrainOptions {
     pub fusion: Fusion,
     /// Continue from the run folder's latest checkpoint.
     pub resume: bool,
+    /// On resume: change the total step budget (`train.steps`) to this; recorded in the
+    /// run's `config.ron` and in the checkpoint state (`extensions`).
+    pub extend_to: Option<u64>,
     /// Stop (with a checkpoint) once this many steps are done in total; `None`: run to
     /// `train.steps`. Used to split a run into sessions.
     pub stop_at: Option<u64>,
-    /// Set by a Ctrl-C handler: save a checkpoint and stop at the next step boundary.
+    /// Set by a signal handler (`signals::install`): save a checkpoint and stop at the next
+    /// step boundary.
     pub interrupt: Option<Arc<AtomicBool>>,
     /// Extra devices for data-parallel training (`train.devices - 1` of them); empty:
     /// fork the main device.
@@ -76,6 +84,8 @@ pub struct TrainOutcome {
     /// Detached raw weights.
     pub model: TextToImage,
     pub state: TrainState,
+    /// The run's step budget (`train.steps`, after any `extend_to`).
+    pub total_steps: u64,
     /// `(step, loss)` of every step, this and earlier sessions (from `loss.csv`).
     pub losses: Vec<(u64, f64)>,
     /// Wall-clock seconds of optimizer steps in this session (checkpoint writes excluded).
@@ -187,52 +197,66 @@ pub fn train(
     device: &Device,
     progress: &mut dyn TrainProgress,
 ) -> Result<TrainOutcome, TrainError> {
-    let t = &cfg.train;
+    let _lock = RunLock::acquire(&opts.out_dir)?;
+    let mut cfg = cfg.clone();
     let uvit_cfg = cfg.uvit(opts.fusion)?;
     let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
     cfg.diffusion.loss_weighting.validate()?;
-    let data = TrainData::open(&cfg.data, uvit_cfg.num_text_tokens, t.caption_dropout)?;
+    let data = TrainData::open(&cfg, &uvit_cfg, device)?;
     check_data_fits_model(&data, &uvit_cfg)?;
 
     let ad = device.clone().autodiff();
-    let mut model = TextToImage::seeded(&uvit_cfg, data.vocab_size(), &ad, t.seed)?;
+    let mut model = stable_param_ids(TextToImage::seeded(
+        &uvit_cfg,
+        data.vocab_size(),
+        &ad,
+        cfg.train.seed,
+    )?);
     let params = model.num_params();
-    check_output_dir(
-        &opts.out_dir,
-        checkpoint_bytes(params) * (t.keep_checkpoints as u64 + 1),
-    )?;
     let ckpts = CheckpointDir::new(&opts.out_dir);
-    let mut optim = optimizer(cfg);
+    let existing = if opts.resume {
+        ckpts.complete_count()
+    } else {
+        0
+    };
+    let fit = checkpoints_to_fit(cfg.train.keep_checkpoints, existing);
+    check_output_dir(&opts.out_dir, checkpoint_bytes(params) * fit)?;
+    let mut optim = optimizer(&cfg);
 
     let mut state = TrainState {
         step: 0,
         samples_seen: 0,
-        seed: t.seed,
+        seed: cfg.train.seed,
         last_loss: None,
         train_seconds: 0.0,
+        extensions: vec![],
     };
     let mut ema;
     if opts.resume {
-        let ck = ckpts.latest()?;
-        let load = |what: &str, e: burn::store::RecordError| {
-            TrainError::Checkpoint(io_err(&ck.dir.join(what), e))
-        };
-        model = model
-            .try_load_file(ck.model_path())
-            .map_err(|e| load("model.bpk", e))?;
-        optim = optim
-            .load(ck.optim_path())
-            .map_err(|e| load("optim.bpk", e))?;
-        ema = ema_init(&model)
-            .try_load_file(ck.ema_path())
-            .map_err(|e| load("ema.bpk", e))?;
-        state = ck.state.clone();
+        (model, ema, optim, state) = restore(&ckpts, model, optim, progress)?;
+        if let Some(to) = opts.extend_to {
+            extend_budget(&mut cfg, &mut state, to, &opts.out_dir)?;
+        }
     } else {
         ema = ema_init(&model);
     }
-    write_run_config(cfg, opts.fusion, &opts.out_dir)?;
+    let t = &cfg.train;
+    write_run_config(&cfg, opts.fusion, &opts.out_dir)?;
     let mut log = LossLog::open(&opts.out_dir, state.step)?;
     log.write()?;
+    if !opts.resume {
+        // A checkpoint before the first step: a run stopped at any later moment resumes.
+        save(
+            &ckpts,
+            &state,
+            t.keep_checkpoints,
+            &model,
+            &ema,
+            &optim,
+            &mut log,
+        )?;
+        progress.checkpoint(0);
+    }
 
     let total = t.steps;
     let stop_at = opts.stop_at.unwrap_or(total).min(total);
@@ -250,11 +274,7 @@ pub fn train(
 
     progress.start(state.step, total);
     let mut pending: Vec<(u64, Tensor<1>, f64)> = Vec::new();
-    let mut last_good = if opts.resume {
-        format!("{}", ckpts.latest()?.dir.display())
-    } else {
-        "none (no checkpoint was written yet)".to_string()
-    };
+    let mut last_good = format!("{}", ckpts.latest()?.dir.display());
     let session_start = state.step;
     let mut session_seconds = 0.0;
     let mut stopped_early = false;
@@ -377,6 +397,7 @@ pub fn train(
         ema: ema.valid(),
         model: model.valid(),
         losses: log.rows.iter().map(|r| (r.0, r.1)).collect(),
+        total_steps: total,
         session_steps: state.step - session_start,
         state,
         session_seconds,
@@ -395,20 +416,64 @@ fn save(
     log: &mut LossLog,
 ) -> Result<(), TrainError> {
     log.write()?;
-    ckpts.save(state, keep, |dir| {
-        let rec =
-            |p: PathBuf, r: Result<(), burn::store::RecordError>| r.map_err(|e| io_err(&p, e));
-        rec(
-            dir.join("model.bpk"),
-            model.clone().save_file(dir.join("model.bpk")),
-        )?;
-        rec(
-            dir.join("ema.bpk"),
-            ema.clone().save_file(dir.join("ema.bpk")),
-        )?;
-        rec(dir.join("optim.bpk"), optim.save(dir.join("optim.bpk")))?;
+    let rec = |name: &str, r: Result<Vec<u8>, burn::store::RecordError>| {
+        r.map_err(|e| io_err(Path::new(name), e))
+    };
+    ckpts.save(state, keep, |w| {
+        w.file("model.bpk", &rec("model.bpk", module_bytes(model.clone()))?)?;
+        w.file("ema.bpk", &rec("ema.bpk", module_bytes(ema.clone()))?)?;
+        w.file("optim.bpk", &rec("optim.bpk", optim_bytes(optim))?)?;
         Ok(())
     })?;
+    Ok(())
+}
+
+/// Loads model, EMA, optimizer state and training state from the checkpoint to resume
+/// from (falling back past a broken `latest`, and telling `progress` so), each file verified
+/// against its recorded checksum.
+fn restore(
+    ckpts: &CheckpointDir,
+    model: TextToImage,
+    optim: ModuleOptimizer,
+    progress: &mut dyn TrainProgress,
+) -> Result<(TextToImage, TextToImage, ModuleOptimizer, TrainState), TrainError> {
+    let (ck, note) = ckpts.resume_point()?;
+    if let Some(note) = note {
+        progress.note(&note);
+    }
+    let load = |what: &str, e: burn::store::RecordError| {
+        TrainError::Checkpoint(io_err(&ck.dir.join(what), e))
+    };
+    let model = load_module(model, ck.read("model.bpk")?).map_err(|e| load("model.bpk", e))?;
+    let optim = load_optim(optim, ck.read("optim.bpk")?).map_err(|e| load("optim.bpk", e))?;
+    let ema = load_module(ema_init(&model), ck.read("ema.bpk")?).map_err(|e| load("ema.bpk", e))?;
+    Ok((model, ema, optim, ck.state))
+}
+
+/// `--extend-to`: sets the run's step budget to `to` and records the change.
+fn extend_budget(
+    cfg: &mut ExperimentConfig,
+    state: &mut TrainState,
+    to: u64,
+    run: &Path,
+) -> Result<(), TrainError> {
+    if to <= state.step {
+        return Err(TrainError::Output {
+            path: run.display().to_string(),
+            message: format!(
+                "--extend-to {to}: the run has already done {} steps; give a larger total",
+                state.step
+            ),
+        });
+    }
+    if to != cfg.train.steps {
+        state.extensions.push(Extension {
+            at_step: state.step,
+            from_steps: cfg.train.steps,
+            to_steps: to,
+        });
+        cfg.train.steps = to;
+    }
     Ok(())
 }
 

@@ -21,6 +21,7 @@ pub fn tiny() -> ExperimentConfig {
             num_text_tokens: Some(8),
             context_dim: Some(16),
         },
+        text_encoder: Default::default(),
         arms: vec![
             Fusion::EarlyConcat,
             Fusion::IntermediateCrossAttn { c: 1, v: 1 },

@@ -7,11 +7,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use ifvit_data::cache::{PrepareOptions, prepare_coco};
 use ifvit_data::coco::{BadImagePolicy, CocoDataset, CocoOptions};
-use ifvit_data::encoders::{LearnedTextEncoder, PixelAutoencoder};
 use ifvit_data::fashion_mnist::Fit;
 use ifvit_data::tokenizer::clip::{ClipPadding, ClipTokenizer, Overflow};
+use ifvit_encoders::{LearnedTextEncoder, PixelAutoencoder, PrepareOptions, prepare_coco};
 use ifvit_train::config::{CacheConfig, DataConfig, FashionConfig};
 use ifvit_train::{Silent, TrainOptions, train};
 
@@ -20,6 +19,7 @@ fn opts(dir: &Path, cfg: &ifvit_train::ExperimentConfig) -> TrainOptions {
         out_dir: dir.to_path_buf(),
         fusion: cfg.arms[0],
         resume: false,
+        extend_to: None,
         stop_at: None,
         interrupt: None,
         extra_devices: vec![],

@@ -1,5 +1,6 @@
 //! Training loop: resume equals an uninterrupted run, NaN stops keep the last good
-//! checkpoint, data-parallel equals single-device, the config round-trips through RON.
+//! checkpoint, data-parallel equals single-device, identical runs write identical
+//! checkpoint bytes, corrupt files are named, budgets extend only on request.
 
 mod common;
 
@@ -11,6 +12,7 @@ fn opts(dir: &std::path::Path, cfg: &ifvit_train::ExperimentConfig) -> TrainOpti
         out_dir: dir.to_path_buf(),
         fusion: cfg.arms[0],
         resume: false,
+        extend_to: None,
         stop_at: None,
         interrupt: None,
         extra_devices: vec![],
@@ -91,18 +93,16 @@ fn a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     };
     let msg = err.to_string();
     assert!(msg.contains("last good checkpoint"), "{msg}");
-    let latest = ifvit_train::checkpoint::CheckpointDir::new(dir.path()).latest();
-    if *step > 1 {
-        let latest = latest.unwrap();
-        assert_eq!(latest.state.step, step - 1, "{msg}");
-        assert!(latest.state.last_loss.unwrap().is_finite());
-        assert!(
-            last_good.contains(&format!("step-{:08}", step - 1)),
-            "{msg}"
-        );
-    } else {
-        assert!(latest.is_err());
-    }
+    // A checkpoint is written before the first step, so there is always a last good one.
+    let latest = ifvit_train::checkpoint::CheckpointDir::new(dir.path())
+        .latest()
+        .unwrap();
+    assert_eq!(latest.state.step, step - 1, "{msg}");
+    assert!(latest.state.step == 0 || latest.state.last_loss.unwrap().is_finite());
+    assert!(
+        last_good.contains(&format!("step-{:08}", step - 1)),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -119,4 +119,94 @@ fn two_device_data_parallel_matches_one_device() {
     for ((s, p), (_, q)) in one.losses.iter().zip(&dp.losses) {
         assert!((p - q).abs() <= 1e-4 * p.abs(), "step {s}: {p} vs {q}");
     }
+}
+
+/// SHA-256 of each weight file of a run's latest checkpoint, as recorded in its state.json.
+fn hashes(run: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let ck = ifvit_train::checkpoint::CheckpointDir::new(run)
+        .latest()
+        .unwrap();
+    for (name, h) in &ck.files {
+        let bytes = std::fs::read(ck.dir.join(name)).unwrap();
+        assert_eq!(&ifvit_train::checkpoint::sha256_hex(&bytes), h, "{name}");
+    }
+    ck.files
+}
+
+#[test]
+fn identical_runs_write_identical_checkpoints_and_corruption_is_named() {
+    let mut cfg = common::tiny();
+    cfg.train.steps = 2;
+    let device = Device::flex();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    train(&cfg, &opts(a.path(), &cfg), &device, &mut Silent).unwrap();
+    train(&cfg, &opts(b.path(), &cfg), &device, &mut Silent).unwrap();
+    let (ha, hb) = (hashes(a.path()), hashes(b.path()));
+    assert_eq!(ha.len(), 3);
+    assert_eq!(
+        ha, hb,
+        "two identical runs wrote different checkpoint files"
+    );
+
+    // One flipped byte inside the tensor data of model.bpk: resume refuses, naming it.
+    let ck = ifvit_train::checkpoint::CheckpointDir::new(a.path())
+        .latest()
+        .unwrap();
+    let mut bytes = std::fs::read(ck.model_path()).unwrap();
+    let n = bytes.len();
+    bytes[n - 8] ^= 0x40;
+    std::fs::write(ck.model_path(), bytes).unwrap();
+    let mut o = opts(a.path(), &cfg);
+    o.resume = true;
+    o.extend_to = Some(3);
+    let e = match train(&cfg, &o, &device, &mut Silent) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a corrupt model.bpk was accepted"),
+    };
+    assert!(
+        e.contains("step-00000002/model.bpk") && e.contains("checksum mismatch"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_budget_changes_on_resume_only_through_extend_to_and_is_recorded() {
+    let mut cfg = common::tiny();
+    cfg.train.steps = 2;
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    train(&cfg, &opts(dir.path(), &cfg), &device, &mut Silent).unwrap();
+    let mut o = opts(dir.path(), &cfg);
+    o.resume = true;
+    // Finished: resuming without an extension does nothing.
+    let again = train(&cfg, &o, &device, &mut Silent).unwrap();
+    assert_eq!((again.state.step, again.session_steps), (2, 0));
+    o.extend_to = Some(2);
+    let e = match train(&cfg, &o, &device, &mut Silent) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("--extend-to 2 at step 2 accepted"),
+    };
+    assert!(
+        e.contains("--extend-to 2") && e.contains("already done 2"),
+        "{e}"
+    );
+    o.extend_to = Some(3);
+    let ext = train(&cfg, &o, &device, &mut Silent).unwrap();
+    assert_eq!((ext.state.step, ext.total_steps), (3, 3));
+    let saved = ifvit_train::ExperimentConfig::load(&dir.path().join("config.ron")).unwrap();
+    assert_eq!(saved.train.steps, 3);
+    assert_eq!(saved.optim.warmup_steps, cfg.optim.warmup_steps);
+    let st = ifvit_train::checkpoint::CheckpointDir::new(dir.path())
+        .latest()
+        .unwrap()
+        .state;
+    assert_eq!(st.extensions.len(), 1);
+    assert_eq!(
+        (
+            st.extensions[0].at_step,
+            st.extensions[0].from_steps,
+            st.extensions[0].to_steps
+        ),
+        (2, 2, 3)
+    );
 }

@@ -1,12 +1,15 @@
 //! U-ViT configuration and named presets.
 
-use ifvit_fusion::{Fusion, FusionError};
+use ifvit_fusion::{BlockDims, Fusion, FusionError, FusionStrategy};
 use serde::{Deserialize, Serialize};
 
 /// Everything that fixes the shape of a U-ViT. Every size in the model derives from it.
+///
+/// `S` is the fusion strategy: the built-in [`Fusion`] (serde names such as `EarlyConcat`)
+/// unless a library user brings their own [`FusionStrategy`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UViTConfig {
+pub struct UViTConfig<S = Fusion> {
     /// Side of the (square) input, in pixels or latent cells.
     pub img_size: usize,
     /// Input channels (4 for SD latents, 3 for RGB pixels).
@@ -24,7 +27,7 @@ pub struct UViTConfig {
     pub num_text_tokens: usize,
     /// 3x3 conv after unpatchify (U-ViT's `conv=True`).
     pub conv_head: bool,
-    pub fusion: Fusion,
+    pub fusion: S,
 }
 
 /// A config that cannot build a model.
@@ -125,9 +128,9 @@ pub const PRESETS: [Preset; 3] = [
     },
 ];
 
-impl UViTConfig {
+impl<S: FusionStrategy> UViTConfig<S> {
     /// The preset `name` with the given fusion strategy.
-    pub fn preset(name: &str, fusion: Fusion) -> Result<Self, ConfigError> {
+    pub fn preset(name: &str, fusion: S) -> Result<Self, ConfigError> {
         let p =
             PRESETS
                 .iter()
@@ -136,7 +139,7 @@ impl UViTConfig {
                     name: name.to_string(),
                     available: PRESETS.map(|p| p.name).join(", "),
                 })?;
-        let cfg = p.config(fusion);
+        let cfg = p.config(Fusion::EarlyConcat).with_fusion(fusion);
         cfg.validate()?;
         Ok(cfg)
     }
@@ -167,8 +170,36 @@ impl UViTConfig {
                 heads: self.num_heads,
             });
         }
-        self.fusion.validate(self.depth)?;
+        self.fusion.plan(self.depth)?;
         Ok(())
+    }
+
+    /// The same sizes with another fusion strategy.
+    pub fn with_fusion<T: FusionStrategy>(self, fusion: T) -> UViTConfig<T> {
+        UViTConfig {
+            img_size: self.img_size,
+            in_chans: self.in_chans,
+            patch_size: self.patch_size,
+            embed_dim: self.embed_dim,
+            depth: self.depth,
+            num_heads: self.num_heads,
+            mlp_ratio: self.mlp_ratio,
+            qkv_bias: self.qkv_bias,
+            context_dim: self.context_dim,
+            num_text_tokens: self.num_text_tokens,
+            conv_head: self.conv_head,
+            fusion,
+        }
+    }
+
+    /// Sizes of every transformer block.
+    pub fn block_dims(&self) -> BlockDims {
+        BlockDims {
+            dim: self.embed_dim,
+            heads: self.num_heads,
+            mlp_hidden: self.mlp_hidden(),
+            qkv_bias: self.qkv_bias,
+        }
     }
 
     /// Image tokens: `(img_size / patch_size)^2`.

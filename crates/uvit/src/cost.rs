@@ -9,7 +9,7 @@
 //! 0.05% if `context_embed` (the 768->512 text projection, 0.030 GMACs) is left out, which
 //! is apparently what their counter did; we count it because the model computes it.
 
-use ifvit_fusion::{Method, Role};
+use ifvit_fusion::{Block, FusionStrategy, JointCost, JointSlot, Role};
 
 use crate::config::UViTConfig;
 
@@ -18,7 +18,7 @@ use crate::config::UViTConfig;
 pub struct BlockCost {
     /// `text.0`, `in.2`, `mid`, `out.0`, ...
     pub name: String,
-    /// `text`, `image`, `joint-concat`, `joint-cross`.
+    /// `text`, `image`, or the strategy's joint label (`joint-concat`, `joint-cross`, ...).
     pub role: &'static str,
     /// Tokens the block computes on (queries).
     pub tokens: usize,
@@ -26,6 +26,7 @@ pub struct BlockCost {
     pub kv_tokens: usize,
     pub linear_macs: u64,
     pub attn_macs: u64,
+    pub params: u64,
 }
 
 /// Forward cost of one sample.
@@ -62,75 +63,94 @@ impl Cost {
     }
 }
 
-/// Analytic forward cost per sample of the model `cfg` describes.
-pub fn forward_cost(cfg: &UViTConfig) -> Cost {
+/// A U-ViT self-attention block over `n` tokens.
+fn self_block(
+    name: String,
+    role: &'static str,
+    cfg_dims: ifvit_fusion::BlockDims,
+    n: usize,
+    skip: bool,
+) -> BlockCost {
+    let (params, linear_macs, attn_macs) = Block::cost(cfg_dims, n, skip);
+    BlockCost {
+        name,
+        role,
+        tokens: n,
+        kv_tokens: n,
+        linear_macs,
+        attn_macs,
+        params,
+    }
+}
+
+/// The blocks of the U with their cost, in execution order (text tower first).
+fn block_costs<S: FusionStrategy>(cfg: &UViTConfig<S>) -> Vec<BlockCost> {
     let plan = cfg.fusion.plan(cfg.depth).expect("validated config");
-    let method = cfg.fusion.method();
-    let d = cfg.embed_dim as u64;
-    let hid = cfg.mlp_hidden() as u64;
+    let dims = cfg.block_dims();
     let ni = cfg.num_image_stream_tokens();
     let nt = cfg.num_text_tokens;
-
-    // Per-token MACs of the parts of a block.
-    let qkv = 3 * d * d;
-    let proj = d * d;
-    let mlp = 2 * d * hid;
-    let skip_lin = 2 * d * d;
-
-    let self_block = |name: String, role: &'static str, n: usize, skip: bool| {
-        let n64 = n as u64;
-        BlockCost {
-            name,
-            role,
-            tokens: n,
-            kv_tokens: n,
-            linear_macs: n64 * (qkv + proj + mlp + if skip { skip_lin } else { 0 }),
-            attn_macs: 2 * n64 * n64 * d,
+    let last = plan.last_joint();
+    let n_in = plan.in_roles.len();
+    // `i`: index in execution order (in-blocks, mid, out-blocks).
+    let block = |i: usize, name: String, role: Role, skip: bool| match role {
+        Role::ImageOnly => self_block(name, "image", dims, ni, skip),
+        Role::Joint => {
+            let JointCost {
+                label,
+                tokens,
+                kv_tokens,
+                linear_macs,
+                attn_macs,
+                params,
+            } = cfg.fusion.joint_cost(
+                dims,
+                ni,
+                nt,
+                JointSlot {
+                    skip,
+                    last: Some(i) == last,
+                },
+            );
+            BlockCost {
+                name,
+                role: label,
+                tokens,
+                kv_tokens,
+                linear_macs,
+                attn_macs,
+                params,
+            }
         }
     };
-    let cross_block = |name: String, n: usize, skip: bool| {
-        let (n64, kv) = (n as u64, (n + nt) as u64);
-        BlockCost {
-            name,
-            role: "joint-cross",
-            tokens: n,
-            kv_tokens: n + nt,
-            // q on the image stream, kv on [image ; text], proj + MLP on the image stream.
-            linear_macs: n64 * (d * d + proj + mlp + if skip { skip_lin } else { 0 })
-                + kv * 2 * d * d,
-            attn_macs: 2 * n64 * kv * d,
-        }
-    };
-    let block = |name: String, role: Role, skip: bool| match (role, method) {
-        (Role::ImageOnly, _) => self_block(name, "image", ni, skip),
-        (Role::Joint, Method::Concat) => self_block(name, "joint-concat", ni + nt, skip),
-        (Role::Joint, Method::CrossAttn) => cross_block(name, ni, skip),
-    };
-
     let mut blocks: Vec<BlockCost> = (0..plan.text_blocks)
-        .map(|i| self_block(format!("text.{i}"), "text", nt, false))
+        .map(|i| self_block(format!("text.{i}"), "text", dims, nt, false))
         .collect();
     blocks.extend(
         plan.in_roles
             .iter()
             .enumerate()
-            .map(|(i, &r)| block(format!("in.{i}"), r, false)),
+            .map(|(i, &r)| block(i, format!("in.{i}"), r, false)),
     );
-    blocks.push(block("mid".into(), plan.mid_role, false));
+    blocks.push(block(n_in, "mid".into(), plan.mid_role, false));
     blocks.extend(
         plan.out_roles
             .iter()
             .enumerate()
-            .map(|(i, &r)| block(format!("out.{i}"), r, true)),
+            .map(|(i, &r)| block(n_in + 1 + i, format!("out.{i}"), r, true)),
     );
+    blocks
+}
 
+/// Analytic forward cost per sample of the model `cfg` describes.
+pub fn forward_cost<S: FusionStrategy>(cfg: &UViTConfig<S>) -> Cost {
+    let d = cfg.embed_dim as u64;
     let np = cfg.num_patches() as u64;
     let c = cfg.in_chans as u64;
     let side = cfg.img_size as u64;
     Cost {
-        blocks,
+        blocks: block_costs(cfg),
         patch_embed_macs: np * d * cfg.patch_dim() as u64,
-        context_embed_macs: nt as u64 * cfg.context_dim as u64 * d,
+        context_embed_macs: cfg.num_text_tokens as u64 * cfg.context_dim as u64 * d,
         head_macs: np * d * cfg.patch_dim() as u64
             + if cfg.conv_head {
                 side * side * c * c * 9
@@ -141,22 +161,15 @@ pub fn forward_cost(cfg: &UViTConfig) -> Cost {
 }
 
 /// Exact parameter count, from the config (tests check it against the module's count).
-pub fn param_count(cfg: &UViTConfig) -> u64 {
-    let plan = cfg.fusion.plan(cfg.depth).expect("validated config");
+pub fn param_count<S: FusionStrategy>(cfg: &UViTConfig<S>) -> u64 {
     let d = cfg.embed_dim as u64;
-    let hid = cfg.mlp_hidden() as u64;
-    let qkv_bias = if cfg.qkv_bias { 3 * d } else { 0 };
-    // Self and cross blocks have the same count: qkv (3D^2) = q (D^2) + kv (2D^2).
-    let block = 4 * d + 3 * d * d + qkv_bias + d * d + d + d * hid + hid + hid * d + d;
-    let skip = 2 * d * d + d;
-    let n_blocks = (plan.text_blocks + plan.in_roles.len() + 1 + plan.out_roles.len()) as u64;
     let c = cfg.in_chans as u64;
     let pd = cfg.patch_dim() as u64;
+    let blocks: u64 = block_costs(cfg).iter().map(|b| b.params).sum();
     pd * d + d // patch_embed
         + cfg.context_dim as u64 * d + d // context_embed
         + cfg.num_tokens() as u64 * d // pos_embed
-        + n_blocks * block
-        + plan.out_roles.len() as u64 * skip
+        + blocks
         + 2 * d // norm
         + d * pd + pd // decoder_pred
         + if cfg.conv_head { c * c * 9 + c } else { 0 }

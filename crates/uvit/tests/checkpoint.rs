@@ -60,8 +60,9 @@ fn loads_the_public_uvit_s2_layout() {
     let device = Device::flex();
     let model = UViT::from_safetensors(&cfg, &path, &device).unwrap();
     // Every tensor went where its name says: export and compare bit for bit.
-    let mut back = StateDict::new("export");
-    ifvit_fusion::state::PtState::save_state(&model, &mut back, "");
+    let export = dir.path().join("export.safetensors");
+    model.save_safetensors(&export).unwrap();
+    let back = StateDict::read_safetensors(&export).unwrap();
     assert_eq!(back.len(), original.len());
     for name in original.names() {
         assert_eq!(back.get(name), original.get(name), "tensor {name}");
@@ -77,22 +78,115 @@ fn small(fusion: Fusion) -> UViTConfig {
     .unwrap()
 }
 
+/// Number of parameter tensors of a module.
+fn param_tensors<M: burn::module::Module>(m: &M) -> usize {
+    struct Count(usize);
+    impl burn::module::ModuleVisitor for Count {
+        fn visit_float<const D: usize>(
+            &mut self,
+            _: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            self.0 += 1;
+        }
+    }
+    let mut c = Count(0);
+    m.visit(&mut c);
+    c.0
+}
+
 #[test]
 fn save_then_load_round_trips_every_strategy() {
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
-    for f in Fusion::all(1, 1) {
+    for f in Fusion::catalogue(1, 1) {
         let cfg = small(f);
         let path = dir.path().join(format!("{}.safetensors", f.family()));
         let a = UViT::new(&cfg, &device).unwrap();
         a.save_safetensors(&path).unwrap();
         let b = UViT::from_safetensors(&cfg, &path, &device).unwrap();
-        let (mut sa, mut sb) = (StateDict::new("a"), StateDict::new("b"));
-        ifvit_fusion::state::PtState::save_state(&a, &mut sa, "");
-        ifvit_fusion::state::PtState::save_state(&b, &mut sb, "");
+        let back = dir.path().join(format!("{}.back.safetensors", f.family()));
+        b.save_safetensors(&back).unwrap();
+        let (sa, sb) = (
+            StateDict::read_safetensors(&path).unwrap(),
+            StateDict::read_safetensors(&back).unwrap(),
+        );
+        assert_eq!(sa.len(), param_tensors(&a), "{f}");
         for n in sa.names() {
             assert_eq!(sa.get(n), sb.get(n), "{f}: {n}");
         }
+    }
+}
+
+/// Half-precision checkpoints load into the f32 model (values rounded to f16).
+#[test]
+fn f16_checkpoints_load_as_f32() {
+    use safetensors::{Dtype, tensor::TensorView};
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small(Fusion::IntermediateMmditJoint { c: 1, v: 1 });
+    let f32_path = dir.path().join("f32.safetensors");
+    UViT::new(&cfg, &device)
+        .unwrap()
+        .save_safetensors(&f32_path)
+        .unwrap();
+    let sd = StateDict::read_safetensors(&f32_path).unwrap();
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = sd
+        .names()
+        .map(|n| {
+            let t = sd.get(n).unwrap();
+            let b = t
+                .data
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect();
+            (n.to_string(), b, t.shape.clone())
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = bytes
+        .iter()
+        .map(|(n, b, s)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F16, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    let f16_path = dir.path().join("f16.safetensors");
+    std::fs::write(&f16_path, safetensors::serialize(views, None).unwrap()).unwrap();
+
+    let model = UViT::from_safetensors(&cfg, &f16_path, &device).unwrap();
+    let out = model.forward(
+        burn::tensor::Tensor::zeros([1, 4, 8, 8], &device),
+        burn::tensor::Tensor::from_floats([10.0], &device),
+        burn::tensor::Tensor::zeros([1, 5, 24], &device),
+    );
+    assert_eq!(out.dtype(), burn::tensor::DType::F32);
+    let back_path = dir.path().join("back.safetensors");
+    model.save_safetensors(&back_path).unwrap();
+    let back = StateDict::read_safetensors(&back_path).unwrap();
+    for n in sd.names() {
+        let (a, b) = (sd.get(n).unwrap(), back.get(n).unwrap());
+        assert_eq!(a.shape, b.shape, "{n}");
+        for (x, y) in a.data.iter().zip(&b.data) {
+            assert_eq!(half::f16::from_f32(*x).to_f32(), *y, "{n}");
+        }
+    }
+}
+
+/// The names and shapes the loader checks against are the ones burn's store writes.
+#[test]
+fn expected_names_are_burns_pytorch_names() {
+    use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
+    let device = Device::flex();
+    for f in Fusion::catalogue(1, 1) {
+        let model = UViT::new(&small(f), &device).unwrap();
+        let ours = ifvit_uvit::checkpoint::expected_tensors(&model);
+        let burns: Vec<(String, Vec<usize>)> = model
+            .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
+            .into_iter()
+            .map(|t| (t.name.clone(), t.shape.to_vec()))
+            .collect();
+        assert_eq!(ours, burns, "{f}");
     }
 }
 

@@ -6,6 +6,13 @@ use burn::tensor::{Device, Distribution, Tensor};
 use ifvit_fusion::Fusion;
 use ifvit_uvit::{PRESETS, UViT, UViTConfig, param_count};
 
+/// Every built-in strategy: the six of the cost table and the early forms of the new arms.
+fn every_strategy(c: usize, v: usize) -> Vec<Fusion> {
+    let mut all = Fusion::catalogue(c, v).to_vec();
+    all.extend([Fusion::EarlyPixArtCrossAttn, Fusion::EarlyMmditJoint]);
+    all
+}
+
 fn small(fusion: Fusion) -> UViTConfig {
     serde_json::from_value(serde_json::json!({
         "img_size": 8, "in_chans": 3, "patch_size": 2, "embed_dim": 16, "depth": 4,
@@ -45,10 +52,10 @@ impl ModuleVisitor for GradCheck<'_> {
 fn every_strategy_has_the_right_shape_and_gradients_reach_every_parameter() {
     let device = Device::flex().autodiff();
     device.seed(0);
-    for f in Fusion::all(1, 1)
-        .into_iter()
-        .chain([Fusion::IntermediateConcat { c: 2, v: 2 }])
-    {
+    for f in every_strategy(1, 1).into_iter().chain([
+        Fusion::IntermediateConcat { c: 2, v: 2 },
+        Fusion::IntermediateMmditJoint { c: 1, v: 2 },
+    ]) {
         let cfg = small(f);
         let model = UViT::new(&cfg, &device).unwrap();
         let x = Tensor::<4>::random([2, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
@@ -80,7 +87,7 @@ fn every_strategy_has_the_right_shape_and_gradients_reach_every_parameter() {
 fn text_changes_the_output_of_every_strategy() {
     let device = Device::flex();
     device.seed(1);
-    for f in Fusion::all(1, 1) {
+    for f in every_strategy(1, 1) {
         let cfg = small(f);
         let model = UViT::new(&cfg, &device).unwrap();
         let x = Tensor::<4>::random([1, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
@@ -98,7 +105,7 @@ fn text_changes_the_output_of_every_strategy() {
 fn module_param_count_equals_the_analytic_count() {
     let device = Device::flex();
     for preset in PRESETS {
-        for f in Fusion::all(3, 3) {
+        for f in every_strategy(3, 3) {
             let Ok(cfg) = UViTConfig::preset(preset.name, f) else {
                 continue; // c/v that do not fit a small preset
             };

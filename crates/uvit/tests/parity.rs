@@ -86,3 +86,23 @@ fn intermediate_concat_mid_only_matches_pytorch() {
 fn intermediate_crossattn_matches_pytorch() {
     check("intermediate-crossattn-c2v1");
 }
+
+#[test]
+fn early_pixart_crossattn_matches_pytorch() {
+    check("early-pixart-crossattn");
+}
+
+#[test]
+fn intermediate_pixart_crossattn_matches_pytorch() {
+    check("intermediate-pixart-crossattn-c1v1");
+}
+
+#[test]
+fn early_mmdit_joint_matches_pytorch() {
+    check("early-mmdit-joint");
+}
+
+#[test]
+fn intermediate_mmdit_joint_matches_pytorch() {
+    check("intermediate-mmdit-joint-c1v1");
+}

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use burn::tensor::Device;
-use ifvit_train::ExperimentConfig;
 use ifvit_train::ablate::ablate;
+use ifvit_train::runlock::{RunLock, check_new_run_folder};
+use ifvit_train::{ExperimentConfig, signals};
 
-use super::progress::{AblationBars, interrupt_flag};
+use super::progress::AblationBars;
 
 #[derive(clap::Args, Debug)]
 pub struct AblateArgs {
@@ -17,18 +18,17 @@ pub struct AblateArgs {
     /// Output folder (default: runs/<config name>). Re-running resumes.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Scale the training budget (steps) of every arm, e.g. 4 for a longer run.
-    #[arg(long)]
+    /// Scale the training budget (steps) of every arm, e.g. 4 for a longer run; 0.001 to 1000.
+    #[arg(long, value_parser = crate::args::budget)]
     pub budget: Option<f64>,
+    /// Write into an --out folder that holds files ifvit did not write.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: &AblateArgs, device: &Device) -> Result<()> {
     let mut cfg = ExperimentConfig::load(&args.config)?;
     if let Some(b) = args.budget {
-        anyhow::ensure!(
-            b.is_finite() && b > 0.0,
-            "--budget must be a positive number, got {b}"
-        );
         cfg.scale_budget(b);
     }
     let out = args
@@ -44,8 +44,10 @@ pub fn run(args: &AblateArgs, device: &Device) -> Result<()> {
         cfg.eval.prompts,
         out.display()
     );
+    check_new_run_folder(&out, args.force)?;
+    let _lock = RunLock::acquire(&out)?;
     let mut bars = AblationBars::new();
-    let r = ablate(&cfg, &out, device, Some(interrupt_flag()), &mut bars)?;
+    let r = ablate(&cfg, &out, device, Some(signals::install()), &mut bars)?;
     println!("\n{}", ifvit_train::report::summary_table(&r));
     println!("report: {}", out.join("report.md").display());
     println!("total {:.1} min", r.total_seconds / 60.0);

@@ -1,29 +1,22 @@
 //! The model a benchmark builds: a preset (random weights) and a fusion strategy.
 
 use anyhow::Result;
-use ifvit_fusion::Fusion;
 use ifvit_uvit::UViTConfig;
+
+use super::fusion_args::FusionArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchModelArgs {
     /// Model size preset (random weights).
     #[arg(long, default_value = "uvit-tiny")]
     pub preset: String,
-    /// Fusion strategy.
-    #[arg(long, default_value = "early-concat")]
-    pub fusion: String,
-    /// Text-only blocks of an intermediate strategy (default 3).
-    #[arg(long)]
-    pub c: Option<usize>,
-    /// Image-only blocks at each end of an intermediate strategy (default 3).
-    #[arg(long)]
-    pub v: Option<usize>,
+    #[command(flatten)]
+    pub strategy: FusionArgs,
 }
 
 impl BenchModelArgs {
     /// The preset's config with the chosen strategy.
     pub fn config(&self) -> Result<UViTConfig> {
-        let fusion = Fusion::parse(&self.fusion, self.c, self.v)?;
-        Ok(UViTConfig::preset(&self.preset, fusion)?)
+        Ok(UViTConfig::preset(&self.preset, self.strategy.strategy()?)?)
     }
 }

@@ -26,13 +26,13 @@ pub struct BenchSamplerArgs {
     #[arg(long, default_value = "dpm-solver++")]
     pub sampler: String,
     /// Model evaluations.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = crate::args::count(1..=1000))]
     pub steps: usize,
     /// DDIM eta.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::eta)]
     pub eta: Option<f64>,
     /// DPM-Solver++ order.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::count(1..=3))]
     pub order: Option<usize>,
     /// DDPM/DDIM timestep spacing: leading, trailing, linspace.
     #[arg(long)]
@@ -41,13 +41,13 @@ pub struct BenchSamplerArgs {
     #[arg(long, default_value = "epsilon")]
     pub prediction: String,
     /// Images per sampling run.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = crate::args::count(1..=crate::args::MAX_BATCH))]
     pub batch: usize,
     /// Classifier-free guidance scale w (eps_u + w (eps_c - eps_u)); off when absent.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::guidance)]
     pub guidance: Option<f64>,
     /// Timed repetitions of each measurement (the median is reported).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::args::count(1..=1000))]
     pub repeats: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

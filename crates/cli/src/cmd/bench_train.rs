@@ -9,28 +9,28 @@ pub struct BenchTrainArgs {
     #[command(flatten)]
     pub model: super::bench_model::BenchModelArgs,
     /// Override the preset's width.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::count(1..=16384))]
     pub dim: Option<usize>,
     /// Override the preset's depth.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::count(1..=256))]
     pub depth: Option<usize>,
     /// Override the preset's number of heads.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::count(1..=256))]
     pub heads: Option<usize>,
     /// Override the preset's patch size.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::count(1..=64))]
     pub patch: Option<usize>,
     /// Override the preset's number of text tokens.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::count(1..=1024))]
     pub text_tokens: Option<usize>,
     /// Batch size.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = crate::args::count(1..=crate::args::MAX_BATCH))]
     pub batch: usize,
     /// Timed steps.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = crate::args::count(1..=100_000))]
     pub steps: usize,
     /// Untimed warm-up steps.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = crate::args::count(0..=100_000))]
     pub warmup: usize,
     /// Print JSON.
     #[arg(long)]

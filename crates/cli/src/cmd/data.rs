@@ -6,11 +6,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use ifvit_data::shapes::{ShapesConfig, ShapesGenerator, ShapesItem};
 use ifvit_metrics::caption_grid;
 use ifvit_metrics::shapes::ShapesScorer;
+
+use crate::args;
 
 #[derive(clap::Args, Debug)]
 pub struct DataArgs {
@@ -37,7 +39,7 @@ pub struct PreviewArgs {
     #[arg(value_enum)]
     pub dataset: PreviewDataset,
     /// Number of items (1 to 1024).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = args::count(1..=1024))]
     pub n: usize,
     /// Output PNG.
     #[arg(long, default_value = "preview.png")]
@@ -51,11 +53,11 @@ pub struct PreviewArgs {
     /// A named config instead of --config: default (32 px) or small (16 px).
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
-    /// Index of the first item shown.
-    #[arg(long, default_value_t = 0)]
+    /// Index of the first item shown (0 to 2^48).
+    #[arg(long, default_value_t = 0, value_parser = args::count64(0..=1 << 48))]
     pub start: u64,
-    /// Grid columns (0: about square).
-    #[arg(long, default_value_t = 0)]
+    /// Grid columns, 0 to 64 (0: about square).
+    #[arg(long, default_value_t = 0, value_parser = args::count(0..=64))]
     pub cols: usize,
 }
 
@@ -78,11 +80,6 @@ fn shapes_config(args: &PreviewArgs) -> Result<ShapesConfig> {
 }
 
 fn preview(args: &PreviewArgs) -> Result<()> {
-    ensure!(
-        (1..=1024).contains(&args.n),
-        "--n {} : show 1 to 1024 items",
-        args.n
-    );
     let is_png = args
         .out
         .extension()

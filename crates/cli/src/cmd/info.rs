@@ -7,21 +7,17 @@ use ifvit_fusion::Fusion;
 use ifvit_uvit::{Cost, UViT, UViTConfig, forward_cost};
 use serde::Serialize;
 
+use super::fusion_args::FusionArgs;
+
 #[derive(clap::Args, Debug)]
 pub struct InfoArgs {
     /// Model size preset (uvit-s2, uvit-s2-deep, uvit-tiny).
     #[arg(long, default_value = "uvit-s2")]
     pub preset: String,
-    /// Fusion strategy: early-concat, early-crossattn, intermediate-concat, intermediate-crossattn.
-    #[arg(long, default_value = "early-concat")]
-    pub fusion: String,
-    /// Text-only blocks of an intermediate strategy (default 3).
-    #[arg(long)]
-    pub c: Option<usize>,
-    /// Image-only blocks at each end of an intermediate strategy (default 3).
-    #[arg(long)]
-    pub v: Option<usize>,
-    /// Table of all four strategies for the preset.
+    #[command(flatten)]
+    pub strategy: FusionArgs,
+    /// Table of all six strategies for the preset (the paper's four, PixArt cross-attention
+    /// and MMDiT joint attention; intermediate ones with --c/--v).
     #[arg(long)]
     pub all: bool,
     /// Print JSON instead of text.
@@ -71,13 +67,67 @@ fn millions(n: u64) -> String {
     format!("{:.2}M", n as f64 / 1e6)
 }
 
+/// At least three significant digits, and at least two decimals: `16.23`, `0.0394`.
+fn sig3(x: f64) -> String {
+    let decimals = if x == 0.0 {
+        2
+    } else {
+        (2 - x.abs().log10().floor() as i32).max(2) as usize
+    };
+    format!("{x:.decimals$}")
+}
+
+/// A markdown table with every column as wide as its widest cell; the first `left` columns
+/// are left-aligned, the others right-aligned.
+fn table(header: &[&str], rows: &[Vec<String>], left: usize) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        let cells: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, &w))| {
+                if i < left {
+                    format!(" {c:<w$} ")
+                } else {
+                    format!(" {c:>w$} ")
+                }
+            })
+            .collect();
+        format!("|{}|", cells.join("|"))
+    };
+    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    let rule: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            if i < left {
+                format!(":{}", "-".repeat(w + 1))
+            } else {
+                format!("{}:", "-".repeat(w + 1))
+            }
+        })
+        .collect();
+    out.push(format!("|{}|", rule.join("|")));
+    out.extend(rows.iter().map(|r| line(r.clone())));
+    out.join("\n")
+}
+
 pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
     if args.all {
         let (c, v) = (
-            args.c.unwrap_or(ifvit_fusion::DEFAULT_C),
-            args.v.unwrap_or(ifvit_fusion::DEFAULT_V),
+            args.strategy.c.unwrap_or(ifvit_fusion::DEFAULT_C),
+            args.strategy.v.unwrap_or(ifvit_fusion::DEFAULT_V),
         );
-        let rows = Fusion::all(c, v)
+        let rows = Fusion::catalogue(c, v)
             .into_iter()
             .map(|f| info(&args.preset, f, device))
             .collect::<Result<Vec<_>>>()
@@ -87,33 +137,36 @@ pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
             return Ok(());
         }
         println!("preset {}: forward cost per sample\n", args.preset);
-        println!(
-            "| {:<32} | {:>12} | {:>7} | {:>8} | {:>10} | {:>8} |",
-            "strategy", "params", "GMACs", "(attn)", "vs early", "joint"
-        );
-        println!(
-            "|{:-<34}|{:->14}|{:->9}|{:->10}|{:->12}|{:->10}|",
-            "", "", "", "", "", ""
-        );
-        for r in &rows {
-            let joint = r
-                .blocks
-                .iter()
-                .filter(|b| b.role.starts_with("joint"))
-                .count();
-            println!(
-                "| {:<32} | {:>20} | {:>7.2} | {:>11.2} | {:>9.3}x | {:>12} |",
-                r.fusion,
-                format!("{} ({})", r.params, millions(r.params)),
-                r.gmacs,
-                r.gmacs_attention,
-                r.ratio_to_early_concat,
-                joint
-            );
-        }
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                let joint = r
+                    .blocks
+                    .iter()
+                    .filter(|b| b.role.starts_with("joint"))
+                    .count();
+                vec![
+                    r.fusion.clone(),
+                    format!("{} ({})", r.params, millions(r.params)),
+                    sig3(r.gmacs),
+                    sig3(r.gmacs_attention),
+                    format!("{:.3}x", r.ratio_to_early_concat),
+                    joint.to_string(),
+                ]
+            })
+            .collect();
+        let header = [
+            "strategy",
+            "params",
+            "GMACs",
+            "(attn)",
+            "vs early",
+            "joint blocks",
+        ];
+        println!("{}", table(&header, &cells, 1));
         return Ok(());
     }
-    let fusion = Fusion::parse(&args.fusion, args.c, args.v)?;
+    let fusion = args.strategy.strategy()?;
     let r = info(&args.preset, fusion, device)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -122,26 +175,56 @@ pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
     println!("{} with {}", r.preset, r.fusion);
     println!("  params   {} ({})", r.params, millions(r.params));
     println!(
-        "  forward  {:.3} GMACs per sample ({:.3} linear + {:.3} attention matmuls; {:.2} GFLOPs)",
-        r.gmacs, r.gmacs_linear, r.gmacs_attention, r.gflops
+        "  forward  {} GMACs per sample ({} linear + {} attention matmuls; {} GFLOPs)",
+        sig3(r.gmacs),
+        sig3(r.gmacs_linear),
+        sig3(r.gmacs_attention),
+        sig3(r.gflops)
     );
     println!(
         "  ratio    {:.3} x early-concat of the same preset",
         r.ratio_to_early_concat
     );
-    println!(
-        "\n  {:<8} {:<13} {:>7} {:>10} {:>9}",
-        "block", "role", "tokens", "kv tokens", "GMACs"
-    );
-    for b in &r.blocks {
-        println!(
-            "  {:<8} {:<13} {:>7} {:>10} {:>9.3}",
-            b.name,
-            b.role,
-            b.tokens,
-            b.kv_tokens,
-            (b.linear_macs + b.attn_macs) as f64 / 1e9
-        );
-    }
+    let cells: Vec<Vec<String>> = r
+        .blocks
+        .iter()
+        .map(|b| {
+            vec![
+                b.name.clone(),
+                b.role.to_string(),
+                b.tokens.to_string(),
+                b.kv_tokens.to_string(),
+                sig3((b.linear_macs + b.attn_macs) as f64 / 1e9),
+                b.params.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["block", "role", "tokens", "kv tokens", "GMACs", "params"];
+    println!("\n{}", table(&header, &cells, 2));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_significant_digits() {
+        assert_eq!(sig3(16.2301), "16.23");
+        assert_eq!(sig3(0.039412), "0.0394");
+        assert_eq!(sig3(0.0031234), "0.00312");
+        assert_eq!(sig3(0.0), "0.00");
+    }
+
+    #[test]
+    fn columns_line_up() {
+        let rows = vec![
+            vec!["a".to_string(), "1".to_string()],
+            vec!["longer".to_string(), "12345".to_string()],
+        ];
+        let t = table(&["name", "n"], &rows, 1);
+        let widths: Vec<usize> = t.lines().map(|l| l.chars().count()).collect();
+        assert!(widths.iter().all(|&w| w == widths[0]), "{t}");
+        assert!(t.contains("| longer | 12345 |"), "{t}");
+    }
 }

@@ -4,11 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use ifvit_data::cache::{PrepareOptions, prepare_coco};
 use ifvit_data::coco::{BadImagePolicy, CocoDataset, CocoOptions};
-use ifvit_data::encoders::{ImageAutoencoder, LearnedTextEncoder, PixelAutoencoder, TextEncoder};
 use ifvit_data::tokenizer::bert::BertTokenizer;
 use ifvit_data::tokenizer::clip::{ClipPadding, ClipTokenizer, Overflow};
+use ifvit_encoders::{
+    Autoencoder, LearnedTextEncoder, PixelAutoencoder, PrepareOptions, TextEncoder, prepare_coco,
+};
+
+use crate::args;
 
 #[derive(clap::Args, Debug)]
 pub struct PrepareArgs {
@@ -34,19 +37,19 @@ pub struct CocoArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Keep only the first N captioned images (captions-file order).
-    #[arg(long)]
+    #[arg(long, value_parser = args::count(1..=u32::MAX as u64))]
     pub limit: Option<usize>,
-    /// Images per shard.
-    #[arg(long, default_value_t = 256)]
+    /// Images per shard (1 to 65536).
+    #[arg(long, default_value_t = 256, value_parser = args::count(1..=65536))]
     pub shard_size: usize,
-    /// Images per autoencoder call.
-    #[arg(long, default_value_t = 16)]
+    /// Images per autoencoder call (1 to 4096).
+    #[arg(long, default_value_t = 16, value_parser = args::count(1..=args::MAX_BATCH))]
     pub batch_size: usize,
-    /// Side of the centre-cropped, Lanczos-resized images.
-    #[arg(long, default_value_t = 256)]
+    /// Side of the centre-cropped, Lanczos-resized images (8 to 4096).
+    #[arg(long, default_value_t = 256, value_parser = args::count32(8..=4096))]
     pub image_size: u32,
     /// Stop after writing N new shards (resume later by running the same command).
-    #[arg(long)]
+    #[arg(long, value_parser = args::count(1..=u32::MAX as u64))]
     pub max_shards: Option<usize>,
     /// Listed image with no file: error | skip.
     #[arg(long, default_value = "error")]
@@ -61,7 +64,8 @@ pub struct CocoArgs {
     #[arg(long, default_value = "pixel")]
     pub autoencoder: String,
     /// Downsampling of the pixel autoencoder (8 gives SD-shaped 32x32 latents from 256).
-    #[arg(long, default_value_t = 8)]
+    /// 1 to 64; it must divide --image-size.
+    #[arg(long, default_value_t = 8, value_parser = args::count(1..=64))]
     pub pixel_factor: usize,
     /// Text encoder. Only `learned` (seeded token embedding) until the CLIP encoder lands.
     #[arg(long, default_value = "learned")]
@@ -73,10 +77,10 @@ pub struct CocoArgs {
     #[arg(long)]
     pub tokenizer_file: Option<PathBuf>,
     /// Tokens per caption (77 for CLIP).
-    #[arg(long, default_value_t = 77)]
+    #[arg(long, default_value_t = 77, value_parser = args::count(1..=1024))]
     pub context_length: usize,
-    /// Width of the learned text features (768 as CLIP ViT-L/14).
-    #[arg(long, default_value_t = 768)]
+    /// Width of the learned text features (768 as CLIP ViT-L/14), 1 to 16384.
+    #[arg(long, default_value_t = 768, value_parser = args::count(1..=16384))]
     pub text_dim: usize,
     /// Seed of the learned embedding table.
     #[arg(long, default_value_t = 0)]
@@ -133,7 +137,7 @@ fn run_coco(a: &CocoArgs, device: &Device) -> Result<()> {
     };
     // Inputs first: a bad captions file is reported before any encoder is built.
     let ds = CocoDataset::open(&a.images, &a.captions, opts)?;
-    let ae: Box<dyn ImageAutoencoder> = Box::new(PixelAutoencoder::new(a.pixel_factor));
+    let ae: Box<dyn Autoencoder> = Box::new(PixelAutoencoder::new(a.pixel_factor));
     let te = text_encoder(a, device)?;
     if !ds.missing.is_empty() {
         eprintln!("skipping {} listed images with no file", ds.missing.len());

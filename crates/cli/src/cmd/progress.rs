@@ -1,26 +1,8 @@
-//! Progress bars (indicatif) for training and the ablation, and the Ctrl-C flag.
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+//! Progress bars (indicatif) for training and the ablation.
 
 use ifvit_train::TrainProgress;
 use ifvit_train::ablate::AblationProgress;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-/// A flag set by the first Ctrl-C (the run saves a checkpoint and stops); a second Ctrl-C
-/// exits at once (the last complete checkpoint stays valid: writes are atomic).
-pub fn interrupt_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond Ctrl-C: exiting now");
-            std::process::exit(130);
-        }
-        eprintln!("\nCtrl-C: finishing the current step, saving a checkpoint, then stopping");
-    });
-    flag
-}
 
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
@@ -58,6 +40,9 @@ impl TrainProgress for TrainBar {
     }
     fn checkpoint(&mut self, step: u64) {
         self.bar.set_message(format!("checkpoint at step {step}"));
+    }
+    fn note(&mut self, message: &str) {
+        self.bar.suspend(|| eprintln!("note: {message}"));
     }
     fn finish(&mut self) {
         self.bar.finish();

@@ -1,20 +1,19 @@
 //! The SPEC section 5 feature cache: latent moments per image, text features per caption,
 //! one empty-caption context; safetensors shards plus a JSON manifest (layout in
-//! docs/data.md). Written by [`prepare_coco`], read by [`FeatureCache`].
+//! docs/data.md). Written by `ifvit_encoders::prepare::prepare_coco` (it drives the
+//! encoders, which live in `ifvit-encoders`, a crate that depends on this one), read by
+//! [`FeatureCache`].
 
 pub mod manifest;
-pub mod prepare;
 pub mod reader;
 pub mod shard;
 
 pub use manifest::{Manifest, Settings, ShardRecord};
-pub use prepare::{PrepareOptions, PrepareReport, prepare_coco};
 pub use reader::{CachedSample, FeatureBatch, FeatureBatcher, FeatureCache};
 
 use std::path::PathBuf;
 
 use crate::coco::CocoError;
-use crate::tokenizer::TokenizeError;
 
 /// File name of the manifest inside a cache folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -43,10 +42,6 @@ pub enum CacheError {
         "{path}: not a readable cache file ({message}); delete it and run `ifvit prepare` again"
     )]
     Corrupt { path: PathBuf, message: String },
-    #[error("image id {image_id}: {error} (long captions: truncate, or fix the caption)")]
-    Caption { image_id: u64, error: TokenizeError },
-    #[error("empty caption: {0}")]
-    EmptyCaption(TokenizeError),
     #[error(transparent)]
     Coco(#[from] CocoError),
     #[error(

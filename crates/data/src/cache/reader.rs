@@ -219,7 +219,7 @@ impl Dataset<CachedSample> for FeatureCache {
 /// A batch of cached features.
 #[derive(Clone, Debug)]
 pub struct FeatureBatch {
-    /// `[B, 2C, h, w]`: draw latents with [`sample_latent`](crate::encoders::sample_latent).
+    /// `[B, 2C, h, w]`: draw latents with `ifvit_encoders::sample_latent`.
     pub moments: Tensor<4>,
     /// `[B, L, D]`.
     pub context: Tensor<3>,

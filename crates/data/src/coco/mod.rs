@@ -60,11 +60,12 @@ pub enum CocoError {
     NoImageDir { dir: PathBuf },
     #[error(
         "image id {id}: file {path} does not exist (listed in the captions file); \
-         check --images, or skip such images (missing images: skip)"
+         check --images, or leave such images out with `--on-missing skip` (on_missing: skip)"
     )]
     MissingImage { id: u64, path: PathBuf },
     #[error(
-        "image {path}: cannot decode ({message}); the file is corrupt or truncated (bad images: skip to leave it out)"
+        "image {path}: cannot decode ({message}); the file is corrupt or truncated; leave such \
+         images out with `--on-bad skip` (on_bad: skip)"
     )]
     BadImage { path: PathBuf, message: String },
     #[error("captions file {path}: no image has both a caption and a file")]

@@ -9,7 +9,10 @@ pub mod word;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TokenizeError {
     /// A word-level tokenizer met a word outside its vocabulary.
-    #[error("unknown word `{word}` in \"{text}\"; known words: {known}")]
+    #[error(
+        "unknown word `{word}` in \"{text}\"; a caption is words of the vocabulary separated \
+         by spaces (case is ignored, no punctuation); known words: {known}"
+    )]
     UnknownWord {
         word: String,
         text: String,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::vae::LoadError;
+use crate::LoadError;
 
 /// Which activation the MLPs use (`hidden_act`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use burn::tensor::activation::{gelu, sigmoid, softmax};
 use burn::tensor::{Bool, Device, Tensor};
 
 use super::config::{ClipActivation, TowerConfig};
-use crate::vae::{LoadError, Weights};
+use crate::{LoadError, Weights};
 
 pub(crate) fn layer_norm(d: usize, eps: f64, device: &Device) -> LayerNorm {
     LayerNormConfig::new(d).with_epsilon(eps).init(device)

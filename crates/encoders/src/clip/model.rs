@@ -4,14 +4,16 @@
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor};
-use ifvit_data::encoders::TextEncoder;
 use ifvit_data::tokenizer::clip::ClipTokenizer;
 use ifvit_data::tokenizer::{TextTokenizer, TokenizeError};
+
+use crate::error::EncodeError;
+use crate::text::{TextEncoder, TextFeatures, full_mask};
 
 use super::config::ClipConfig;
 use super::text::{ClipTextModel, ClipTextOutput};
 use super::vision::ClipVisionModel;
-use crate::vae::{LoadError, Weights};
+use crate::{LoadError, Weights};
 
 /// The weights file of a transformers model directory.
 pub const CLIP_WEIGHTS_FILE: &str = "model.safetensors";
@@ -171,7 +173,14 @@ impl<T: TextTokenizer> TextEncoder for ClipTextEncoder<T> {
         self.model.dim()
     }
 
-    fn encode(&self, captions: &[&str], device: &Device) -> Result<Tensor<3>, TokenizeError> {
-        Ok(self.forward(captions, device)?.last_hidden_state)
+    /// `last_hidden_state` `[B, 77, D]`; every position is used (as U-ViT does), so the mask
+    /// is all true.
+    fn encode(&self, captions: &[&str], device: &Device) -> Result<TextFeatures, EncodeError> {
+        let features = self.forward(captions, device)?.last_hidden_state; // [B, L, D]
+        let [b, l, _] = features.dims();
+        Ok(TextFeatures {
+            features,
+            mask: full_mask(b, l, device),
+        })
     }
 }

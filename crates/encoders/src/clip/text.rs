@@ -8,7 +8,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::{ClipConfig, ClipTextConfig};
 use super::layers::{ClipEncoder, layer_norm};
-use crate::vae::{LoadError, Weights};
+use crate::{LoadError, Weights};
 
 /// The legacy `eos_token_id` of the OpenAI configs, which means "pool at argmax(ids)".
 pub const LEGACY_EOS_TOKEN_ID: u32 = 2;

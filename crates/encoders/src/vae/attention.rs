@@ -6,9 +6,9 @@ use burn::nn::{GroupNorm, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
-use super::error::LoadError;
 use super::resnet::group_norm;
-use super::weights::Weights;
+use crate::error::LoadError;
+use crate::weights::Weights;
 
 #[derive(Module, Debug)]
 pub struct SpatialAttention {

@@ -3,16 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::autoencoder::{Autoencoder, sample_latent};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
-use ifvit_data::encoders::{ImageAutoencoder, sample_latent};
 
 use super::config::VaeConfig;
 use super::decoder::VaeDecoder;
 use super::encoder::VaeEncoder;
-use super::error::LoadError;
-use super::weights::Weights;
+use crate::error::LoadError;
+use crate::weights::Weights;
 
 /// The weights file of a diffusers model directory.
 pub const VAE_WEIGHTS_FILE: &str = "diffusion_pytorch_model.safetensors";
@@ -80,7 +80,7 @@ impl AutoencoderKl {
 pub struct SdAutoencoder {
     pub model: AutoencoderKl,
     pub config: VaeConfig,
-    /// Directory name (recorded in [`ImageAutoencoder::name`] so caches tell checkpoints apart).
+    /// Directory name (recorded in [`Autoencoder::name`] so caches tell checkpoints apart).
     pub source: String,
 }
 
@@ -133,7 +133,7 @@ fn source_name(dir: &Path) -> String {
         .unwrap_or_else(|| dir.display().to_string())
 }
 
-impl ImageAutoencoder for SdAutoencoder {
+impl Autoencoder for SdAutoencoder {
     fn name(&self) -> String {
         let ch: Vec<String> = self
             .config

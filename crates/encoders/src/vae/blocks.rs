@@ -7,9 +7,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::attention::SpatialAttention;
-use super::error::LoadError;
 use super::resnet::{ResnetBlock, conv3x3};
-use super::weights::Weights;
+use crate::error::LoadError;
+use crate::weights::Weights;
 
 /// `layers` ResNet blocks, then (except at the last level) a stride-2 3x3 conv after padding
 /// right and bottom by one (diffusers `Downsample2D(padding=0)`).

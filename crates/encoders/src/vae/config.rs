@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::error::LoadError;
+use crate::error::LoadError;
 
 /// SD's latent scale (diffusers' `scaling_factor` default, `config.json` of SD v1).
 pub const SD_SCALE_FACTOR: f64 = 0.18215;

@@ -8,9 +8,9 @@ use burn::tensor::{Device, Tensor};
 
 use super::blocks::{MidBlock, UpBlock};
 use super::config::VaeConfig;
-use super::error::LoadError;
 use super::resnet::{conv3x3, group_norm};
-use super::weights::Weights;
+use crate::error::LoadError;
+use crate::weights::Weights;
 
 #[derive(Module, Debug)]
 pub struct VaeDecoder {

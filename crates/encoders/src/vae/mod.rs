@@ -1,5 +1,5 @@
 //! SD's KL-f8 autoencoder (diffusers `AutoencoderKL`) loaded from a `stabilityai/sd-vae-ft-*`
-//! directory, plus the safetensors loader and load errors that CLIP shares.
+//! directory, (the safetensors loader and load errors it uses are the crate's `Weights` and `LoadError`).
 //!
 //! Latent convention (U-ViT, SPEC section 2): the encoder gives moments `[B, 8, h, w]`
 //! (mean, log-variance); a latent is `UVIT_COCO_SCALE_FACTOR * (mean + exp(logvar/2) * noise)`;
@@ -11,11 +11,10 @@ pub mod blocks;
 pub mod config;
 pub mod decoder;
 pub mod encoder;
-pub mod error;
 pub mod resnet;
-pub mod weights;
 
 pub use autoencoder::{AutoencoderKl, SdAutoencoder, VAE_WEIGHTS_FILE};
 pub use config::{SD_SCALE_FACTOR, UVIT_COCO_SCALE_FACTOR, VaeConfig};
-pub use error::LoadError;
-pub use weights::Weights;
+// The loader and its errors are shared by every network of this crate.
+pub use crate::error::LoadError;
+pub use crate::weights::Weights;

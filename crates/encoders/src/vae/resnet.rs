@@ -8,8 +8,8 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 use super::config::VAE_NORM_EPS;
-use super::error::LoadError;
-use super::weights::Weights;
+use crate::error::LoadError;
+use crate::weights::Weights;
 
 /// 3x3 convolution with padding 1 (the VAE's default conv).
 pub(crate) fn conv3x3(c_in: usize, c_out: usize, device: &Device) -> Conv2d {

@@ -3,7 +3,7 @@
 
 use burn::tensor::Tensor;
 
-use super::{ImageAutoencoder, LOGVAR_RANGE};
+use crate::autoencoder::{Autoencoder, LOGVAR_RANGE};
 
 /// Pixels as latents, downsampled by `factor` (1 = identity).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +19,7 @@ impl PixelAutoencoder {
     }
 }
 
-impl ImageAutoencoder for PixelAutoencoder {
+impl Autoencoder for PixelAutoencoder {
     fn name(&self) -> String {
         format!("pixel-f{}", self.factor)
     }

@@ -1,22 +1,13 @@
-//! What turns images into latents and captions into context features: two traits, with
-//! test-sized implementations here (the real SD autoencoder and CLIP text encoder
-//! implement the same traits in a later issue).
+//! Images <-> latents: the [`Autoencoder`] trait (SD's KL-f8 and the pixel stand-in implement
+//! it) and drawing a latent from stored moments.
 
-pub mod learned_text;
-pub mod pixel;
-
-pub use learned_text::{LearnedTextEncoder, TextEmbedding};
-pub use pixel::PixelAutoencoder;
-
-use burn::tensor::{Device, Tensor};
-
-use crate::tokenizer::TokenizeError;
+use burn::tensor::Tensor;
 
 /// LDM's clamp on stored log-variances.
 pub const LOGVAR_RANGE: (f32, f32) = (-30.0, 20.0);
 
 /// An image autoencoder with a diagonal-Gaussian latent (LDM's `DiagonalGaussianDistribution`).
-pub trait ImageAutoencoder {
+pub trait Autoencoder {
     /// Stable name recorded in cache manifests, e.g. `pixel-f8`.
     fn name(&self) -> String;
     /// Channels `C` of a latent.
@@ -28,18 +19,6 @@ pub trait ImageAutoencoder {
     fn encode_moments(&self, images: Tensor<4>) -> Tensor<4>;
     /// `[B, C, h, w]` latents -> `[B, 3, h f, w f]` images in [-1, 1].
     fn decode(&self, latents: Tensor<4>) -> Tensor<4>;
-}
-
-/// Captions -> context features.
-pub trait TextEncoder {
-    /// Stable name recorded in cache manifests.
-    fn name(&self) -> String;
-    /// Tokens per caption `L` (77 for CLIP).
-    fn context_length(&self) -> usize;
-    /// Feature width `D` (768 for CLIP ViT-L/14).
-    fn dim(&self) -> usize;
-    /// `captions` -> `[B, L, D]`.
-    fn encode(&self, captions: &[&str], device: &Device) -> Result<Tensor<3>, TokenizeError>;
 }
 
 /// A latent drawn from stored moments: `mean + exp(logvar / 2) * noise`, with the
@@ -58,7 +37,7 @@ pub fn sample_latent(moments: Tensor<4>, noise: Tensor<4>) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::TensorData;
+    use burn::tensor::{Device, TensorData};
 
     #[test]
     fn sample_latent_uses_clamped_std() {

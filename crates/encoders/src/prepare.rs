@@ -1,18 +1,43 @@
 //! `prepare_coco`: stream MS-COCO through an image autoencoder and a text encoder into
 //! the feature cache. Resumable: finished shards (listed in the manifest) are kept as
 //! they are; a shard is only ever visible complete (temp file + rename).
+//!
+//! It lives here rather than in `ifvit-data` (which owns the cache format, its writer and
+//! reader) because it drives the encoders through this crate's traits, and this crate
+//! depends on `ifvit-data` for tokenizers and data sets: the other way round would cycle.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::manifest::{FORMAT, Manifest, Settings, ShardRecord, VERSION, tmp_path};
-use super::shard::{ShardData, write_shard, write_tensors};
-use super::{CacheError, EMPTY_CONTEXT_FILE, MANIFEST_FILE, io_err, shard_file_name};
-use crate::batch::rgb_to_chw;
-use crate::coco::{BadImagePolicy, CocoDataset};
-use crate::encoders::{ImageAutoencoder, TextEncoder};
+use ifvit_data::batch::rgb_to_chw;
+use ifvit_data::cache::manifest::{FORMAT, Manifest, Settings, ShardRecord, VERSION, tmp_path};
+use ifvit_data::cache::shard::{ShardData, write_shard, write_tensors};
+use ifvit_data::cache::{CacheError, EMPTY_CONTEXT_FILE, MANIFEST_FILE, shard_file_name};
+use ifvit_data::coco::{BadImagePolicy, CocoDataset};
+
+use crate::autoencoder::Autoencoder;
+use crate::error::EncodeError;
+use crate::text::TextEncoder;
+
+/// Why `prepare_coco` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("image id {image_id}: {error} (long captions: truncate, or fix the caption)")]
+    Caption { image_id: u64, error: EncodeError },
+    #[error("empty caption: {0}")]
+    EmptyCaption(EncodeError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
+    move |error| CacheError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
 
 /// How to run `prepare`.
 #[derive(Clone, Debug)]
@@ -55,21 +80,21 @@ pub struct PrepareReport {
     pub complete: bool,
 }
 
-fn canonical(p: &Path) -> Result<String, CacheError> {
+fn canonical(p: &Path) -> Result<String, PrepareError> {
     Ok(p.canonicalize().map_err(io_err(p))?.display().to_string())
 }
 
 /// Builds or resumes the cache in `out_dir` for `dataset`.
 pub fn prepare_coco(
     dataset: &CocoDataset,
-    autoencoder: &dyn ImageAutoencoder,
+    autoencoder: &dyn Autoencoder,
     text_encoder: &dyn TextEncoder,
     out_dir: &Path,
     options: &PrepareOptions,
     device: &Device,
-) -> Result<PrepareReport, CacheError> {
+) -> Result<PrepareReport, PrepareError> {
     if options.shard_size == 0 {
-        return Err(CacheError::ShardSize);
+        return Err(CacheError::ShardSize.into());
     }
     std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
     let opts = dataset.options();
@@ -92,13 +117,17 @@ pub fn prepare_coco(
     let num_shards = planned.div_ceil(options.shard_size);
     let manifest_path = out_dir.join(MANIFEST_FILE);
     let mut manifest = if manifest_path.exists() {
-        let m = Manifest::load(&manifest_path)?;
+        let mut m = Manifest::load(&manifest_path)?;
+        // `on_bad` may change between sessions (an `error` stop followed by `--on-bad skip`,
+        // as the error suggests): finished shards stay valid either way.
+        m.settings.on_bad = settings.on_bad;
         let diff = settings.differences(&m.settings);
         if !diff.is_empty() {
             return Err(CacheError::SettingsChanged {
                 dir: out_dir.to_path_buf(),
                 what: diff.join("; "),
-            });
+            }
+            .into());
         }
         m
     } else {
@@ -217,8 +246,11 @@ fn write_empty_context(
     out_dir: &Path,
     te: &dyn TextEncoder,
     device: &Device,
-) -> Result<(), CacheError> {
-    let ctx = te.encode(&[""], device).map_err(CacheError::EmptyCaption)?; // [1, L, D]
+) -> Result<(), PrepareError> {
+    let ctx = te
+        .encode(&[""], device)
+        .map_err(PrepareError::EmptyCaption)?
+        .features; // [1, L, D]
     let [_, l, d] = ctx.dims();
     let v = to_vec(ctx);
     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -247,13 +279,13 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 fn encode_range(
     dataset: &CocoDataset,
     range: std::ops::Range<usize>,
-    ae: &dyn ImageAutoencoder,
+    ae: &dyn Autoencoder,
     te: &dyn TextEncoder,
     settings: &Settings,
     options: &PrepareOptions,
     device: &Device,
     bar: &ProgressBar,
-) -> Result<(ShardData, Vec<u64>), CacheError> {
+) -> Result<(ShardData, Vec<u64>), PrepareError> {
     let mut d = ShardData {
         moments_shape: settings.moments_shape,
         context_shape: settings.context_shape,
@@ -271,7 +303,9 @@ fn encode_range(
                     pixels.extend(rgb_to_chw(&item.image).0);
                     items.push((i, item));
                 }
-                Err(e) if settings.on_bad == BadImagePolicy::Error => return Err(e.into()),
+                Err(e) if settings.on_bad == BadImagePolicy::Error => {
+                    return Err(CacheError::from(e).into());
+                }
                 Err(e) => {
                     bar.println(format!("skipped: {e}"));
                     bad.push(dataset.entries()[i].id);
@@ -290,10 +324,11 @@ fn encode_range(
             let caps: Vec<&str> = item.captions.iter().map(String::as_str).collect();
             let feats = te
                 .encode(&caps, device)
-                .map_err(|error| CacheError::Caption {
+                .map_err(|error| PrepareError::Caption {
                     image_id: item.id,
                     error,
-                })?;
+                })?
+                .features; // [captions, L, D]
             d.text.extend(to_vec(feats));
             let last = *d.caption_offsets.last().unwrap();
             d.caption_offsets.push(last + caps.len() as i64);

@@ -1,11 +1,20 @@
-//! Why a pretrained network could not be loaded. Every variant names the file and the field or
-//! tensor, with what was expected and what was found.
+//! Why a pretrained network could not be loaded (every variant names the file and the field or
+//! tensor, with what was expected and what was found), and why a batch could not be encoded.
 
 use std::path::PathBuf;
+
+use ifvit_data::tokenizer::TokenizeError;
 
 /// A loading failure of a pretrained network directory.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// A file the directory must hold is absent.
+    #[error("{path}: missing ({what}); {fix}")]
+    MissingFile {
+        path: PathBuf,
+        what: String,
+        fix: String,
+    },
     /// A file the directory must hold is absent or unreadable.
     #[error("{path}: cannot read ({source}); expected {expected}")]
     Io {
@@ -63,4 +72,41 @@ pub enum LoadError {
         count: usize,
         examples: String,
     },
+    /// The tokenizer file cannot be used.
+    #[error("{path}: tokenizer: {message}")]
+    Tokenizer { path: PathBuf, message: String },
+}
+
+impl LoadError {
+    /// Maps a read error of `path` (`expected`: what the file should be): a missing file
+    /// becomes [`LoadError::MissingFile`].
+    pub fn io<'a>(
+        path: &'a std::path::Path,
+        expected: &'a str,
+    ) -> impl FnOnce(std::io::Error) -> LoadError + 'a {
+        move |source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                LoadError::MissingFile {
+                    path: path.to_path_buf(),
+                    what: expected.to_string(),
+                    fix: "pass the model directory that holds it".into(),
+                }
+            } else {
+                LoadError::Io {
+                    path: path.to_path_buf(),
+                    expected: expected.to_string(),
+                    source,
+                }
+            }
+        }
+    }
+}
+
+/// Why a batch could not be encoded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EncodeError {
+    #[error(transparent)]
+    Tokenize(#[from] TokenizeError),
+    #[error("{0}")]
+    Input(String),
 }

@@ -7,16 +7,17 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::tensor::{Device, Tensor, TensorData};
 use ifvit_data::batch::{CaptionSampling, rgb_to_chw};
-use ifvit_data::cache::{
-    CacheError, FeatureBatcher, FeatureCache, Manifest, PrepareOptions, prepare_coco,
-};
+use ifvit_data::cache::{CacheError, FeatureBatcher, FeatureCache, Manifest};
 use ifvit_data::coco::{BadImagePolicy, CocoDataset, CocoOptions};
-use ifvit_data::encoders::{ImageAutoencoder, LearnedTextEncoder, PixelAutoencoder, TextEncoder};
 use ifvit_data::tokenizer::clip::{ClipPadding, ClipTokenizer, Overflow};
+use ifvit_encoders::{
+    Autoencoder, LearnedTextEncoder, PixelAutoencoder, PrepareError, PrepareOptions, PrepareReport,
+    TextEncoder, prepare_coco,
+};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../data/tests/fixtures")
         .join(name)
 }
 
@@ -26,7 +27,7 @@ struct Counting {
     images: AtomicUsize,
 }
 
-impl ImageAutoencoder for Counting {
+impl Autoencoder for Counting {
     fn name(&self) -> String {
         self.inner.name()
     }
@@ -105,10 +106,10 @@ fn options(max_new_shards: Option<usize>) -> PrepareOptions {
 fn run(
     s: &Setup,
     ds: &CocoDataset,
-    ae: &dyn ImageAutoencoder,
+    ae: &dyn Autoencoder,
     te: &dyn TextEncoder,
     max: Option<usize>,
-) -> Result<ifvit_data::cache::PrepareReport, CacheError> {
+) -> Result<PrepareReport, PrepareError> {
     prepare_coco(ds, ae, te, &s.out, &options(max), &Device::flex())
 }
 
@@ -154,7 +155,7 @@ fn cache_holds_moments_and_every_caption() {
         assert_eq!(cache.moments(i).unwrap(), vec4(direct), "image {i}");
         assert_eq!(cache.num_captions(i), item.captions.len());
         let k = item.captions.len() - 1;
-        let direct = te.encode(&[&item.captions[k]], &device).unwrap();
+        let direct = te.encode(&[&item.captions[k]], &device).unwrap().features;
         assert_eq!(
             cache.context(i, k).unwrap(),
             vec3(direct),
@@ -162,7 +163,7 @@ fn cache_holds_moments_and_every_caption() {
         );
     }
     // The empty caption's context is its encoding, not zeros.
-    let empty = vec3(te.encode(&[""], &device).unwrap());
+    let empty = vec3(te.encode(&[""], &device).unwrap().features);
     assert_eq!(cache.empty_context(), &empty[..]);
     assert!(empty.iter().any(|v| *v != 0.0));
 }
@@ -299,7 +300,10 @@ fn changed_settings_are_refused() {
     );
     let err = run(&s, &ds, &counting(), &other, None).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, CacheError::SettingsChanged { .. }), "{msg}");
+    assert!(
+        matches!(err, PrepareError::Cache(CacheError::SettingsChanged { .. })),
+        "{msg}"
+    );
     assert!(
         msg.contains("text_encoder") && msg.contains("seed=11") && msg.contains("seed=12"),
         "{msg}"
@@ -352,7 +356,7 @@ fn caption_longer_than_the_context_truncates_or_names_the_image() {
     let err = run(&s, &ds, &counting(), &text_encoder(Overflow::Error), None).unwrap_err();
     let msg = err.to_string();
     assert!(
-        matches!(err, CacheError::Caption { image_id: 133, .. }),
+        matches!(err, PrepareError::Caption { image_id: 133, .. }),
         "{msg}"
     );
     assert!(msg.contains("context holds 77"), "{msg}");

@@ -1,7 +1,7 @@
 //! Reading PyTorch-named tensors from a safetensors file into burn layers, with shape checks
 //! against the layer the config built. F32, F16 and BF16 files are converted to f32.
 //!
-//! Used by the autoencoder and by CLIP (`crate::clip`).
+//! Shared by every network of this crate (BERT, CLIP, the SD autoencoder).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -15,7 +15,7 @@ use burn::nn::{Embedding, GroupNorm, LayerNorm, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 
-use super::error::LoadError;
+use crate::error::LoadError;
 
 /// One header entry: element type, shape, byte range in the data section.
 #[derive(Clone, Debug)]

@@ -8,8 +8,10 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::TextEncoder;
-use crate::tokenizer::{TextTokenizer, TokenizeError};
+use ifvit_data::tokenizer::{TextTokenizer, TokenizeError};
+
+use crate::error::EncodeError;
+use crate::text::{TextEncoder, TextFeatures, full_mask};
 
 /// Token ids -> features. PyTorch equivalent: `nn.Embedding(vocab, dim)`.
 #[derive(Module, Debug)]
@@ -97,15 +99,21 @@ impl<T: TextTokenizer> TextEncoder for LearnedTextEncoder<T> {
         self.embed.dim()
     }
 
-    fn encode(&self, captions: &[&str], device: &Device) -> Result<Tensor<3>, TokenizeError> {
-        Ok(self.embed.forward(self.tokens(captions, device)?))
+    /// Every position is attended by the model, so the mask is all true.
+    fn encode(&self, captions: &[&str], device: &Device) -> Result<TextFeatures, EncodeError> {
+        let features = self.embed.forward(self.tokens(captions, device)?); // [B, L, D]
+        let [b, l, _] = features.dims();
+        Ok(TextFeatures {
+            features,
+            mask: full_mask(b, l, device),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokenizer::clip::{ClipPadding, ClipTokenizer, Overflow};
+    use ifvit_data::tokenizer::clip::{ClipPadding, ClipTokenizer, Overflow};
 
     #[test]
     fn rows_are_the_embedding_of_each_token() {
@@ -113,7 +121,9 @@ mod tests {
         let tok =
             ClipTokenizer::with_options(4, ClipPadding::EndToken, Overflow::Truncate).unwrap();
         let enc = LearnedTextEncoder::seeded(tok, 3, 5, &device);
-        let f = enc.encode(&["a cat", ""], &device).unwrap();
+        let out = enc.encode(&["a cat", ""], &device).unwrap();
+        assert_eq!(out.mask.dims(), [2, 4]);
+        let f = out.features;
         assert_eq!(f.dims(), [2, 4, 3]);
         let f = f.into_data().try_to_vec::<f32>().unwrap();
         let w = enc
