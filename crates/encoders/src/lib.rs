@@ -13,6 +13,7 @@ pub mod bert;
 pub mod clip;
 pub mod error;
 pub mod image;
+pub mod inception;
 pub mod learned_text;
 pub mod pixel;
 pub mod prepare;

@@ -7,6 +7,7 @@ pub mod bench_train;
 pub mod convert;
 pub mod data;
 pub mod encode_text;
+pub mod fid;
 pub mod forward;
 pub mod fusion_args;
 pub mod info;
