@@ -4,7 +4,7 @@
 use anyhow::Result;
 use burn::tensor::Device;
 
-use super::{bench_sampler, bench_train};
+use super::{bench_encoders, bench_sampler, bench_train};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
@@ -12,11 +12,14 @@ pub enum BenchCommand {
     Train(bench_train::BenchTrainArgs),
     /// Sampler overhead relative to the model evaluations it makes.
     Sampler(bench_sampler::BenchSamplerArgs),
+    /// Frozen pretrained networks: MiniLM captions/s, Inception and CLIP images/s, peak memory.
+    Encoders(bench_encoders::BenchEncodersArgs),
 }
 
 pub fn run(cmd: &BenchCommand, device: &Device) -> Result<()> {
     match cmd {
         BenchCommand::Train(a) => bench_train::run(a, device),
         BenchCommand::Sampler(a) => bench_sampler::run(a, device),
+        BenchCommand::Encoders(a) => bench_encoders::run(a, device),
     }
 }

@@ -1,6 +1,7 @@
 pub mod ablate;
 pub mod assets;
 pub mod bench;
+pub mod bench_encoders;
 pub mod bench_model;
 pub mod bench_sampler;
 pub mod bench_train;

@@ -68,6 +68,9 @@ impl ClipVisionConfig {
     }
 }
 
+/// `openai/clip-vit-large-patch14`'s `config.json`, as published.
+const VIT_L14: &str = include_str!("vit_l14_config.json");
+
 impl ClipConfig {
     pub fn load(path: &Path) -> Result<Self, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
@@ -78,6 +81,17 @@ impl ClipConfig {
             source,
         })?;
         Self::parse(path, &text)
+    }
+
+    /// The published `openai/clip-vit-large-patch14` `config.json` (the encoder U-ViT
+    /// conditions on), for building the network at its real sizes without its weights:
+    /// benchmarks and size checks.
+    pub fn vit_l14() -> Self {
+        Self::parse(
+            Path::new("<built-in openai/clip-vit-large-patch14 config.json>"),
+            VIT_L14,
+        )
+        .expect("the built-in ViT-L/14 config parses")
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, LoadError> {
@@ -227,5 +241,23 @@ impl Fields<'_> {
             ));
         }
         Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_vit_l14_has_the_published_sizes() {
+        let c = ClipConfig::vit_l14();
+        assert_eq!(c.text.tower.hidden_size, 768);
+        assert_eq!(c.text.tower.num_hidden_layers, 12);
+        assert_eq!(c.text.max_position_embeddings, 77);
+        assert_eq!(c.vision.tower.hidden_size, 1024);
+        assert_eq!(c.vision.tower.num_hidden_layers, 24);
+        assert_eq!((c.vision.image_size, c.vision.patch_size), (224, 14));
+        assert_eq!(c.projection_dim, 768);
+        assert_eq!(c.grid(), 16);
     }
 }
