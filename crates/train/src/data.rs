@@ -186,9 +186,9 @@ fn data_err(e: impl std::fmt::Display) -> TrainError {
 impl TrainData {
     /// Opens the data source of `cfg` for a model `model` (its text tokens and context width),
     /// with the configured text encoder; a frozen encoder runs on `device`.
-    pub fn open(
+    pub fn open<S>(
         cfg: &ExperimentConfig,
-        model: &UViTConfig,
+        model: &UViTConfig<S>,
         device: &Device,
     ) -> Result<Self, TrainError> {
         let (l, caption_dropout) = (model.num_text_tokens, cfg.train.caption_dropout);
@@ -456,9 +456,9 @@ fn text_batch(
 
 /// The frozen text side of `text` for `model` (`None` for `Learned`), checked against the
 /// model's context width.
-pub fn text_side(
+pub fn text_side<S>(
     text: &TextEncoderConfig,
-    model: &UViTConfig,
+    model: &UViTConfig<S>,
     device: &Device,
 ) -> Result<Option<TextSide>, TrainError> {
     if text.is_learned() {

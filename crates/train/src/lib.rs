@@ -1,6 +1,7 @@
 //! Training, sampling and the fusion ablation.
 
 pub mod ablate;
+pub mod arm;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
@@ -22,6 +23,8 @@ pub mod text;
 pub mod trainer;
 pub mod weights;
 
+pub use ablate::{ablate, ablate_arms};
+pub use arm::Arm;
 pub use config::ExperimentConfig;
 pub use error::TrainError;
 pub use model::{LearnedText, TextToImage};

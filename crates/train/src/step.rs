@@ -11,6 +11,8 @@ use burn::train::metric::ItemLazy;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::data::Conditioning;
+use ifvit_fusion::FusionStrategy;
+
 use crate::model::TextToImage;
 
 /// One batch, ready for the network.
@@ -44,7 +46,7 @@ impl ItemLazy for DiffusionOutput {
     }
 }
 
-impl TextToImage {
+impl<S: FusionStrategy> TextToImage<S> {
     /// Prediction and loss of one batch.
     pub fn diffusion_loss(&self, input: &DiffusionInput) -> Tensor<1> {
         let ctx = self.context_of(&input.cond);
@@ -56,7 +58,7 @@ impl TextToImage {
     }
 }
 
-impl TrainStep for TextToImage {
+impl<S: FusionStrategy> TrainStep for TextToImage<S> {
     type Input = DiffusionInput;
     type Output = DiffusionOutput;
 
@@ -77,7 +79,7 @@ impl TrainStep for TextToImage {
     }
 }
 
-impl InferenceStep for TextToImage {
+impl<S: FusionStrategy> InferenceStep for TextToImage<S> {
     type Input = DiffusionInput;
     type Output = DiffusionOutput;
 

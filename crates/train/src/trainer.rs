@@ -25,7 +25,7 @@ use burn::optim::{AdamWConfig, ModuleOptimizer, MultiGradientsParams};
 use burn::tensor::{Device, Tensor};
 use burn::train::TrainStep;
 use ifvit_diffusion::{LossWeighting, NoiseSchedule, seeded_rng, training_sample};
-use ifvit_fusion::Fusion;
+use ifvit_fusion::{Fusion, FusionStrategy};
 
 use crate::checkpoint::{CheckpointDir, Extension, TrainState, io_err, write_atomic};
 use crate::config::ExperimentConfig;
@@ -54,13 +54,14 @@ pub trait TrainProgress {
 pub struct Silent;
 impl TrainProgress for Silent {}
 
-/// How to run.
+/// How to run. `S`: the arm's fusion strategy (the built-in [`Fusion`], or a library
+/// user's own [`FusionStrategy`]).
 #[derive(Clone, Debug)]
-pub struct TrainOptions {
+pub struct TrainOptions<S = Fusion> {
     /// The run folder (config, loss log, checkpoints).
     pub out_dir: PathBuf,
     /// The arm (fusion strategy) to train.
-    pub fusion: Fusion,
+    pub fusion: S,
     /// Continue from the run folder's latest checkpoint.
     pub resume: bool,
     /// On resume: change the total step budget (`train.steps`) to this; recorded in the
@@ -78,11 +79,11 @@ pub struct TrainOptions {
 }
 
 /// What a finished (or stopped) run produced.
-pub struct TrainOutcome {
+pub struct TrainOutcome<S: FusionStrategy = Fusion> {
     /// Detached EMA weights (used for sampling and evaluation).
-    pub ema: TextToImage,
+    pub ema: TextToImage<S>,
     /// Detached raw weights.
-    pub model: TextToImage,
+    pub model: TextToImage<S>,
     pub state: TrainState,
     /// The run's step budget (`train.steps`, after any `extend_to`).
     pub total_steps: u64,
@@ -97,7 +98,7 @@ pub struct TrainOutcome {
     pub params: usize,
 }
 
-impl TrainOutcome {
+impl<S: FusionStrategy> TrainOutcome<S> {
     /// Images per second in this session.
     pub fn images_per_s(&self, batch: usize) -> f64 {
         self.session_steps as f64 * batch as f64 / self.session_seconds.max(1e-9)
@@ -161,15 +162,36 @@ impl LossLog {
 }
 
 /// Writes `config.ron` (the exact config, with `arms: [the trained arm]`) into the run folder.
-fn write_run_config(cfg: &ExperimentConfig, fusion: Fusion, run: &Path) -> Result<(), TrainError> {
+/// A library user's own strategy has no RON name: its config keeps the experiment's `arms`
+/// and `CUSTOM_STRATEGY_FILE` names the strategy (so `load_run` refuses to guess it).
+fn write_run_config<S: FusionStrategy>(
+    cfg: &ExperimentConfig,
+    strategy: &S,
+    run: &Path,
+) -> Result<(), TrainError> {
     let mut c = cfg.clone();
-    c.arms = vec![fusion];
+    let custom = run.join(CUSTOM_STRATEGY_FILE);
+    match (strategy as &dyn std::any::Any).downcast_ref::<Fusion>() {
+        Some(f) => {
+            c.arms = vec![*f];
+            if custom.exists() {
+                std::fs::remove_file(&custom).map_err(|e| io_err(&custom, e))?;
+            }
+        }
+        None => write_atomic(&custom, format!("{}\n", strategy.name()).as_bytes())?,
+    }
     write_atomic(&run.join("config.ron"), c.to_ron().as_bytes())?;
     Ok(())
 }
 
+/// In a run folder trained with a user-defined strategy: the strategy's name.
+pub const CUSTOM_STRATEGY_FILE: &str = "custom-strategy.txt";
+
 /// Checks that the data's images (or latents) and text features fit the model.
-fn check_data_fits_model(data: &TrainData, m: &ifvit_uvit::UViTConfig) -> Result<(), TrainError> {
+fn check_data_fits_model<S>(
+    data: &TrainData,
+    m: &ifvit_uvit::UViTConfig<S>,
+) -> Result<(), TrainError> {
     let ([c, h, w], features) = data.shapes();
     if [c, h, w] != [m.in_chans, m.img_size, m.img_size] {
         return Err(TrainError::Data(format!(
@@ -191,15 +213,15 @@ fn check_data_fits_model(data: &TrainData, m: &ifvit_uvit::UViTConfig) -> Result
 }
 
 /// Trains one arm of `cfg` on `device` (its autodiff wrapper is added here).
-pub fn train(
+pub fn train<S: FusionStrategy>(
     cfg: &ExperimentConfig,
-    opts: &TrainOptions,
+    opts: &TrainOptions<S>,
     device: &Device,
     progress: &mut dyn TrainProgress,
-) -> Result<TrainOutcome, TrainError> {
+) -> Result<TrainOutcome<S>, TrainError> {
     let _lock = RunLock::acquire(&opts.out_dir)?;
     let mut cfg = cfg.clone();
-    let uvit_cfg = cfg.uvit(opts.fusion)?;
+    let uvit_cfg = cfg.uvit_with(opts.fusion.clone())?;
     let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
     cfg.diffusion.loss_weighting.validate()?;
     let data = TrainData::open(&cfg, &uvit_cfg, device)?;
@@ -241,7 +263,7 @@ pub fn train(
         ema = ema_init(&model);
     }
     let t = &cfg.train;
-    write_run_config(&cfg, opts.fusion, &opts.out_dir)?;
+    write_run_config(&cfg, &opts.fusion, &opts.out_dir)?;
     let mut log = LossLog::open(&opts.out_dir, state.step)?;
     log.write()?;
     if !opts.resume {
@@ -406,12 +428,12 @@ pub fn train(
     })
 }
 
-fn save(
+fn save<S: FusionStrategy>(
     ckpts: &CheckpointDir,
     state: &TrainState,
     keep: usize,
-    model: &TextToImage,
-    ema: &TextToImage,
+    model: &TextToImage<S>,
+    ema: &TextToImage<S>,
     optim: &ModuleOptimizer,
     log: &mut LossLog,
 ) -> Result<(), TrainError> {
@@ -431,12 +453,13 @@ fn save(
 /// Loads model, EMA, optimizer state and training state from the checkpoint to resume
 /// from (falling back past a broken `latest`, and telling `progress` so), each file verified
 /// against its recorded checksum.
-fn restore(
+#[allow(clippy::type_complexity)]
+fn restore<S: FusionStrategy>(
     ckpts: &CheckpointDir,
-    model: TextToImage,
+    model: TextToImage<S>,
     optim: ModuleOptimizer,
     progress: &mut dyn TrainProgress,
-) -> Result<(TextToImage, TextToImage, ModuleOptimizer, TrainState), TrainError> {
+) -> Result<(TextToImage<S>, TextToImage<S>, ModuleOptimizer, TrainState), TrainError> {
     let (ck, note) = ckpts.resume_point()?;
     if let Some(note) = note {
         progress.note(&note);
@@ -480,15 +503,15 @@ fn extend_budget(
 /// Splits the batch row-wise over `devices`, runs the step on a fork of the model per
 /// device with the loss scaled by its share of the batch, and lets the optimizer sum the
 /// gradients (`MultiGradientsParams`): the update equals the single-device one.
-fn data_parallel_step(
-    model: &TextToImage,
+fn data_parallel_step<S: FusionStrategy>(
+    model: &TextToImage<S>,
     optim: &mut ModuleOptimizer,
     lr: f64,
     devices: &[Device],
     ts: ifvit_diffusion::TrainingSample,
     cond: Conditioning,
     weights: Option<Vec<f64>>,
-) -> (TextToImage, Tensor<1>) {
+) -> (TextToImage<S>, Tensor<1>) {
     let b = ts.x_t.dims()[0];
     let n = devices.len();
     let mut grads = Vec::with_capacity(n);
