@@ -233,7 +233,7 @@ impl CheckpointDir {
         &self.root
     }
 
-    fn run_dir(&self) -> PathBuf {
+    pub fn run_dir(&self) -> PathBuf {
         self.root.parent().unwrap_or(&self.root).to_path_buf()
     }
 

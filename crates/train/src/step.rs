@@ -7,7 +7,7 @@
 
 use burn::tensor::ExecutionError;
 use burn::tensor::Tensor;
-use burn::train::metric::ItemLazy;
+use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::data::Conditioning;
@@ -38,6 +38,14 @@ pub struct DiffusionInput {
 pub struct DiffusionOutput {
     /// `[1]` the (unscaled) batch loss, still on the device.
     pub loss: Tensor<1>,
+    /// Images in the batch (the throughput metric counts them).
+    pub images: usize,
+}
+
+impl Adaptor<LossInput> for DiffusionOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.loss.clone())
+    }
 }
 
 impl ItemLazy for DiffusionOutput {
@@ -74,6 +82,7 @@ impl<S: FusionStrategy> TrainStep for TextToImage<S> {
             scaled.backward(),
             DiffusionOutput {
                 loss: loss.detach(),
+                images: input.x_t.dims()[0],
             },
         )
     }
@@ -86,6 +95,7 @@ impl<S: FusionStrategy> InferenceStep for TextToImage<S> {
     fn step(&self, input: DiffusionInput) -> DiffusionOutput {
         DiffusionOutput {
             loss: self.diffusion_loss(&input),
+            images: input.x_t.dims()[0],
         }
     }
 }
