@@ -8,6 +8,7 @@
 //! own generator. A resumed run therefore sees exactly the batches an uninterrupted one
 //! would: the data position is the step.
 
+use ifvit_data::seed::splitmix64;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -103,13 +104,6 @@ struct EpochShuffle {
     seed: u64,
 }
 
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -118,12 +112,12 @@ impl EpochShuffle {
     /// `(epoch, item)` of stream row `g`.
     fn at(&self, g: u64) -> (u64, usize) {
         let (epoch, pos) = (g / self.n, g % self.n);
-        let h = splitmix(self.seed ^ epoch.wrapping_mul(0xA24B_AED4_963E_E407));
+        let h = splitmix64(self.seed ^ epoch.wrapping_mul(0xA24B_AED4_963E_E407));
         let mut a = (h % self.n.max(2)) | 1;
         while gcd(a, self.n) != 1 {
             a += 2;
         }
-        let b = splitmix(h) % self.n;
+        let b = splitmix64(h) % self.n;
         (
             epoch,
             ((a as u128 * pos as u128 + b as u128) % self.n as u128) as usize,

@@ -119,10 +119,8 @@ fn optimizer(cfg: &ExperimentConfig) -> ModuleOptimizer {
 
 /// Mixes the run seed and the step into the seed of that step's timesteps and noise.
 pub fn step_seed(seed: u64, step: u64) -> u64 {
-    let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    use ifvit_data::seed::{GOLDEN_GAMMA, mix64};
+    mix64(seed ^ step.wrapping_mul(GOLDEN_GAMMA) ^ 0xD1B5_4A32_D192_ED03)
 }
 
 /// Writes `config.ron` (the exact config, with `arms: [the trained arm]`) into the run folder.
