@@ -25,7 +25,7 @@ use crate::config::ExperimentConfig;
 use crate::data::TrainData;
 use crate::ema::ema_init;
 use crate::error::TrainError;
-use crate::learner::{Event, Session, StepBatches, WarmupLr};
+use crate::learner::{Event, Session, SessionSettings, StepBatches, WarmupLr};
 use crate::losslog::LossLog;
 pub use crate::losslog::read_losses;
 use crate::model::TextToImage;
@@ -183,19 +183,7 @@ pub fn train<S: FusionStrategy>(
 ) -> Result<TrainOutcome<S>, TrainError> {
     let _lock = RunLock::acquire(&opts.out_dir)?;
     let mut cfg = cfg.clone();
-    let uvit_cfg = cfg.uvit_with(opts.fusion.clone())?;
-    let schedule = NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?;
-    cfg.diffusion.loss_weighting.validate()?;
-    let data = TrainData::open(&cfg, &uvit_cfg, device)?;
-    check_data_fits_model(&data, &uvit_cfg)?;
-
-    let ad = device.clone().autodiff();
-    let model = stable_param_ids(TextToImage::seeded(
-        &uvit_cfg,
-        data.vocab_size(),
-        &ad,
-        cfg.train.seed,
-    )?);
+    let (data, model) = open_data_and_model(&cfg, opts, device)?;
     let params = model.num_params();
     let ckpts = CheckpointDir::new(&opts.out_dir);
     let existing = if opts.resume {
@@ -210,44 +198,23 @@ pub fn train<S: FusionStrategy>(
     let log = LossLog::open(&opts.out_dir, start.state.step);
     log.write()?;
 
-    let t = &cfg.train;
     let (events, received) = std::sync::mpsc::channel();
-    let session = Session {
-        batches: StepBatches {
-            data: Arc::new(data),
-            schedule,
-            prediction: cfg.diffusion.prediction,
-            weighting: cfg.diffusion.loss_weighting,
-            seed: t.seed,
-            batch_size: t.batch_size,
-            device: ad.clone(),
-            from: 0,
-            to: 0,
-            error: Default::default(),
-        },
-        ckpts,
-        ema: Some(start.ema),
-        log,
-        devices: devices(t.devices, &opts.extra_devices, &ad),
-        total: t.steps,
-        stop_at: opts.stop_at.unwrap_or(t.steps).min(t.steps),
-        ema_decay: t.ema_decay,
-        checkpoint_every: t.checkpoint_every,
-        log_every: t.log_every,
-        keep: t.keep_checkpoints,
-        save_first: !opts.resume,
-        epoch: metric_log_session(&opts.out_dir),
-        interrupt: opts.interrupt.clone(),
-        events,
-        records: None,
-        state: start.state,
-    };
     let scheduler = WarmupLr {
         base: cfg.optim.lr,
         warmup: cfg.optim.warmup_steps,
-        next: session.state.step,
+        next: start.state.step,
     };
     let learner = Learner::new(start.model, start.optim, scheduler);
+    let session = Session {
+        batches: step_batches(&cfg, data, device)?,
+        ckpts,
+        ema: Some(start.ema),
+        log,
+        state: start.state,
+        events,
+        records: None,
+        settings: session_settings(&cfg, opts, device),
+    };
     let dashboard = progress.dashboard() && std::io::stdout().is_terminal();
     let (end, model) =
         crate::learner::launch(learner, session, received, dashboard, &mut |e| match e {
@@ -260,13 +227,75 @@ pub fn train<S: FusionStrategy>(
         ema: end.ema.valid(),
         model,
         losses: end.log.rows.iter().map(|r| (r.0, r.1)).collect(),
-        total_steps: t.steps,
+        total_steps: cfg.train.steps,
         session_steps: end.session_steps,
         state: end.state,
         session_seconds: end.session_seconds,
         stopped_early: end.stopped_early,
         params,
     })
+}
+
+/// The arm's data (checked against its model) and its freshly initialised model (on the
+/// autodiff device, parameter ids stable across runs).
+fn open_data_and_model<S: FusionStrategy>(
+    cfg: &ExperimentConfig,
+    opts: &TrainOptions<S>,
+    device: &Device,
+) -> Result<(TrainData, TextToImage<S>), TrainError> {
+    let uvit_cfg = cfg.uvit_with(opts.fusion.clone())?;
+    cfg.diffusion.loss_weighting.validate()?;
+    let data = TrainData::open(cfg, &uvit_cfg, device)?;
+    check_data_fits_model(&data, &uvit_cfg)?;
+    let model = TextToImage::seeded(
+        &uvit_cfg,
+        data.vocab_size(),
+        &device.clone().autodiff(),
+        cfg.train.seed,
+    )?;
+    Ok((data, stable_param_ids(model)))
+}
+
+/// The step-indexed data loader of the run (steps are set by the session).
+fn step_batches(
+    cfg: &ExperimentConfig,
+    data: TrainData,
+    device: &Device,
+) -> Result<StepBatches, TrainError> {
+    Ok(StepBatches {
+        data: Arc::new(data),
+        schedule: NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?,
+        prediction: cfg.diffusion.prediction,
+        weighting: cfg.diffusion.loss_weighting,
+        seed: cfg.train.seed,
+        batch_size: cfg.train.batch_size,
+        device: device.clone().autodiff(),
+        from: 0,
+        to: 0,
+        error: Default::default(),
+    })
+}
+
+/// The loop settings of a session from the config and options (the state, model parts and
+/// channels are filled in by [`train`]).
+fn session_settings<S: FusionStrategy>(
+    cfg: &ExperimentConfig,
+    opts: &TrainOptions<S>,
+    device: &Device,
+) -> SessionSettings {
+    let t = &cfg.train;
+    SessionSettings {
+        devices: devices(t.devices, &opts.extra_devices, &device.clone().autodiff()),
+        total: t.steps,
+        stop_at: opts.stop_at.unwrap_or(t.steps).min(t.steps),
+        ema_decay: t.ema_decay,
+        checkpoint_every: t.checkpoint_every,
+        log_every: t.log_every,
+        keep: t.keep_checkpoints,
+        save_first: !opts.resume,
+        epoch: metric_log_session(&opts.out_dir),
+        interrupt: opts.interrupt.clone(),
+    }
 }
 
 /// Model, EMA, optimizer and state to start from: fresh, or the resume checkpoint's.

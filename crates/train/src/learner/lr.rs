@@ -27,3 +27,23 @@ impl LrScheduler for WarmupLr {
 
     fn load_record(&mut self, _record: LrSchedulerRecord) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scheduler started at step `k` gives the rates of steps `k, k+1, ...` (a resumed
+    /// run continues the warmup where it stopped).
+    #[test]
+    fn gives_the_rate_of_each_step_from_where_it_starts() {
+        let mut s = WarmupLr {
+            base: 1e-3,
+            warmup: 4,
+            next: 2,
+        };
+        let got: Vec<f64> = (0..4).map(|_| s.step()).collect();
+        let want: Vec<f64> = (2..6).map(|k| warmup_constant(1e-3, 4, k)).collect();
+        assert_eq!(got, want);
+        assert!(got[0] < got[3]);
+    }
+}

@@ -27,7 +27,7 @@ mod session;
 
 pub(crate) use data::StepBatches;
 pub(crate) use lr::WarmupLr;
-pub(crate) use session::{Event, Session, SessionEnd};
+pub(crate) use session::{Event, Session, SessionEnd, SessionSettings};
 
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};

@@ -50,6 +50,13 @@ pub(crate) struct Session<S: FusionStrategy> {
     /// `Some` between steps (taken for the in-place update).
     pub ema: Option<Model<S>>,
     pub log: LossLog,
+    pub settings: SessionSettings,
+    pub events: Sender<Event>,
+    pub records: Option<Records>,
+}
+
+/// How a session runs (from the config and the options).
+pub(crate) struct SessionSettings {
     /// Devices of the data-parallel shards (autodiff); one: no sharding.
     pub devices: Vec<Device>,
     pub total: u64,
@@ -63,8 +70,6 @@ pub(crate) struct Session<S: FusionStrategy> {
     /// burn-train's file metric logs of this session go to `RUN/train/epoch-<epoch>/`.
     pub epoch: usize,
     pub interrupt: Option<Arc<AtomicBool>>,
-    pub events: Sender<Event>,
-    pub records: Option<Records>,
 }
 
 /// What a session leaves.
@@ -89,7 +94,7 @@ impl<S: FusionStrategy> Session<S> {
     pub fn batches(&self) -> StepBatches {
         let mut b = self.batches.clone();
         b.from = self.state.step;
-        b.to = self.stop_at.max(self.state.step);
+        b.to = self.settings.stop_at.max(self.state.step);
         b
     }
 
@@ -101,6 +106,7 @@ impl<S: FusionStrategy> Session<S> {
     fn interrupted(&self, interrupter: &Interrupter) -> bool {
         interrupter.should_stop()
             || self
+                .settings
                 .interrupt
                 .as_ref()
                 .is_some_and(|f| f.load(Ordering::SeqCst))
@@ -116,7 +122,7 @@ impl<S: FusionStrategy> Session<S> {
         checkpointer: &mut LearningCheckpointer<Model<S>>,
         store: &EventStoreClient,
     ) -> Result<SessionEnd<S>, TrainError> {
-        if self.save_first {
+        if self.settings.save_first {
             // A checkpoint before the first step: a run stopped at any later moment resumes.
             self.save(learner, checkpointer, store)?;
         }
@@ -125,19 +131,19 @@ impl<S: FusionStrategy> Session<S> {
             &self.events,
             Event::Start {
                 first,
-                total: self.total,
+                total: self.settings.total,
             },
         );
         interrupter.fail_on_error(processor.process_train(LearnerEvent::StartSplit {
-            epoch_number: self.epoch,
+            epoch_number: self.settings.epoch,
             // Steps, as the items' progress counts them (the loader's `num_items` is images).
-            total_items: (self.stop_at.max(first) - first) as usize,
+            total_items: (self.settings.stop_at.max(first) - first) as usize,
         }));
         let mut items = loader.iter();
         let mut pending: Pending = Vec::new();
         let mut last_good = self.ckpts.latest()?.dir.display().to_string();
         let (mut seconds, mut stopped_early) = (0.0, false);
-        while self.state.step < self.stop_at {
+        while self.state.step < self.settings.stop_at {
             if self.interrupted(interrupter) {
                 stopped_early = true;
                 break;
@@ -170,8 +176,9 @@ impl<S: FusionStrategy> Session<S> {
             )));
 
             let step = self.state.step;
-            let ckpt_due = step.is_multiple_of(self.checkpoint_every) || step == self.stop_at;
-            if step.is_multiple_of(self.log_every) || ckpt_due {
+            let ckpt_due = step.is_multiple_of(self.settings.checkpoint_every)
+                || step == self.settings.stop_at;
+            if step.is_multiple_of(self.settings.log_every) || ckpt_due {
                 self.flush(&mut pending, &last_good)?;
             } else {
                 send(&self.events, Event::Step { step, loss: None });
@@ -187,15 +194,17 @@ impl<S: FusionStrategy> Session<S> {
             self.save(learner, checkpointer, store)?;
             send(&self.events, Event::Checkpoint(self.state.step));
         }
-        interrupter.fail_on_error(processor.process_train(LearnerEvent::EndSplit(self.epoch)));
-        interrupter.fail_on_error(processor.process_train(LearnerEvent::EndEpoch(self.epoch)));
+        interrupter
+            .fail_on_error(processor.process_train(LearnerEvent::EndSplit(self.settings.epoch)));
+        interrupter
+            .fail_on_error(processor.process_train(LearnerEvent::EndEpoch(self.settings.epoch)));
         Ok(SessionEnd {
             session_steps: self.state.step - first,
             ema: self.ema.expect("the EMA is put back after each step"),
             state: self.state,
             log: self.log,
             session_seconds: seconds,
-            stopped_early: stopped_early || self.stop_at < self.total,
+            stopped_early: stopped_early || self.settings.stop_at < self.settings.total,
         })
     }
 
@@ -207,17 +216,17 @@ impl<S: FusionStrategy> Session<S> {
     ) -> (Tensor<1>, f64) {
         learner.lr_step();
         let lr = learner.lr_current().base();
-        let loss = if self.devices.len() == 1 {
+        let loss = if self.settings.devices.len() == 1 {
             let out = learner.train_step(input);
             learner.optimizer_step(out.grads);
             out.item.loss
         } else {
-            let (grads, loss) = shard_grads(&learner.model(), &self.devices, input);
+            let (grads, loss) = shard_grads(&learner.model(), &self.settings.devices, input);
             learner.optimizer_step_multi(grads);
             loss
         };
         if let Some(ema) = self.ema.take() {
-            self.ema = Some(ema_update(ema, &learner.model(), self.ema_decay));
+            self.ema = Some(ema_update(ema, &learner.model(), self.settings.ema_decay));
         }
         (loss, lr)
     }
@@ -284,7 +293,7 @@ impl<S: FusionStrategy> Session<S> {
             .clone()
             .expect("the EMA is put back after each step");
         let ema = rec("ema.bpk", module_bytes(ema))?;
-        self.ckpts.save(&self.state, self.keep, |w| {
+        self.ckpts.save(&self.state, self.settings.keep, |w| {
             w.file("model.bpk", &model)?;
             w.file("ema.bpk", &ema)?;
             w.file("optim.bpk", &optim)?;
