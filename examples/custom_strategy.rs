@@ -8,34 +8,38 @@
 //! cost. The backbone (`UViT<GatedCrossAttn>`), the cost model, checkpoint IO (burn's
 //! store, PyTorch names) and sampling come from the library.
 //!
-//! The example then runs a tiny two-arm ablation (the gated strategy against U-ViT's early
-//! concatenation, a few dozen steps each on the built-in `shapes` data), writes a report,
-//! reloads the gated arm's checkpoint and samples from it:
+//! The example then runs a tiny two-arm ablation through the library's ablation API
+//! (`ifvit_train::ablate_arms`: the gated strategy against U-ViT's early concatenation, a few
+//! dozen steps each on the built-in `shapes` data, same seed, data order and budget), which
+//! trains each arm with EMA and atomic checkpoints, scores it with the exact `shapes` scorer
+//! and writes the report; then it reloads the gated arm's checkpoint
+//! (`ifvit_train::load::load_run_with`) and samples from it:
 //!
 //! ```text
 //! cargo run -p ifvit-examples --example custom_strategy [-- OUT_DIR [STEPS]]
 //! ```
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
 use burn::module::{Module, Param};
-use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, Linear};
-use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use ifvit_data::shapes::{ShapesConfig, ShapesGenerator, images_to_tensor, tensor_to_images};
-use ifvit_data::tokenizer::TextTokenizer;
-use ifvit_data::tokenizer::word::WordTokenizer;
+use burn::nn::{LayerNorm, Linear};
+use burn::tensor::{Device, Tensor};
+use ifvit_data::shapes::ShapesConfig;
 use ifvit_diffusion::sampler::{SamplerConfig, Spacing};
-use ifvit_diffusion::training::{diffusion_loss, training_sample};
-use ifvit_diffusion::{NoiseSchedule, Prediction, randn, seeded_rng};
+use ifvit_diffusion::{BetaSchedule, LossWeighting, NoiseSchedule, Prediction};
 use ifvit_fusion::attention::{CrossAttention, SelfAttention};
 use ifvit_fusion::block::{BlockDims, apply_skip};
 use ifvit_fusion::init::{layer_norm, linear};
 use ifvit_fusion::mlp::Mlp;
 use ifvit_fusion::{Fusion, FusionStrategy, JointBlock, JointCost, JointSlot, Placement, Streams};
-use ifvit_uvit::{UViT, UViTConfig, checkpoint, forward_cost};
+use ifvit_train::ablate::Quiet;
+use ifvit_train::config::{
+    DataConfig, DiffusionConfig, EvalConfig, ExperimentConfig, LoopConfig, ModelConfig, OptimConfig,
+};
+use ifvit_train::load::load_run_with;
+use ifvit_train::sample::{SampleSettings, sample_prompts};
+use ifvit_train::{Arm, ablate_arms, report};
+use ifvit_uvit::forward_cost;
 
 // ---------------------------------------------------------------------------------------
 // The user's strategy.
@@ -48,7 +52,7 @@ struct GatedCrossAttn {
     v: usize,
 }
 
-// A strategy value is a parameter-free burn module (so `Net<S>` below can derive Module).
+// A strategy value is a parameter-free burn module (so `TextToImage<S>` can derive Module).
 ifvit_fusion::constant_module!(GatedCrossAttn);
 
 /// `x += SelfAttn(LN1 x); x += tanh(gate) CrossAttn(LN_cross x, text); x += MLP(LN2 x)`.
@@ -127,219 +131,137 @@ impl JointBlock for GatedBlock {
 }
 
 // ---------------------------------------------------------------------------------------
-// A text-to-image model around any strategy: learned word embeddings + the U-ViT.
+// The experiment: the library's config, trainer, evaluation and report.
 
-#[derive(Module, Debug)]
-struct Net<S: FusionStrategy> {
-    words: Embedding,
-    uvit: UViT<S>,
-}
-
-impl<S: FusionStrategy> Net<S> {
-    fn new(cfg: &UViTConfig<S>, vocab: usize, device: &Device) -> Self {
-        Self {
-            words: EmbeddingConfig::new(vocab, cfg.context_dim).init(device),
-            uvit: UViT::new(cfg, device).expect("valid config"),
-        }
-    }
-
-    /// `x: [B, 3, H, W]`, `t: [B]`, `ids: [B, L]` -> `[B, 3, H, W]`.
-    fn forward(&self, x: Tensor<4>, t: Tensor<1>, ids: Tensor<2, Int>) -> Tensor<4> {
-        self.uvit.forward(x, t, self.words.forward(ids))
-    }
-}
-
-/// 16x16 `shapes` images, patch 4 (16 tokens), width 64, depth 4: small enough for a
-/// debug build in CI.
-fn config<S: FusionStrategy>(strategy: S, text_tokens: usize) -> UViTConfig<S> {
-    let mut cfg = UViTConfig::preset("uvit-tiny", strategy).expect("preset");
-    cfg.img_size = 16;
-    cfg.patch_size = 4;
-    cfg.embed_dim = 64;
-    cfg.depth = 4;
-    cfg.context_dim = 64;
-    cfg.num_text_tokens = text_tokens;
-    cfg.validate().expect("valid config");
-    cfg
-}
-
-struct Data {
-    shapes: ShapesGenerator,
-    tok: WordTokenizer,
-}
-
-impl Data {
-    /// Items `[start, start + n)`: images `[n, 3, 16, 16]` in [-1, 1] and word ids `[n, L]`.
-    fn batch(&self, start: u64, n: usize, device: &Device) -> (Tensor<4>, Tensor<2, Int>) {
-        let items: Vec<_> = (start..start + n as u64)
-            .map(|i| self.shapes.item(i))
-            .collect();
-        let images: Vec<_> = items.iter().map(|it| it.image.clone()).collect();
-        let captions: Vec<&str> = items.iter().map(|it| it.caption.as_str()).collect();
-        (
-            images_to_tensor(&images, device).expect("same-size images"),
-            self.ids(&captions, device),
-        )
-    }
-
-    fn ids(&self, captions: &[&str], device: &Device) -> Tensor<2, Int> {
-        let l = self.tok.context_length();
-        let ids: Vec<i64> = captions
-            .iter()
-            .flat_map(|c| self.tok.encode(c).expect("shapes caption"))
-            .map(i64::from)
-            .collect();
-        Tensor::from_data(TensorData::new(ids, [captions.len(), l]), device)
+/// 16x16 `shapes` images, patch 4 (16 tokens), width 32, depth 4, x0 prediction, AdamW:
+/// small enough for a debug build in CI.
+fn experiment(steps: u64) -> ExperimentConfig {
+    ExperimentConfig {
+        name: "custom-strategy".into(),
+        data: DataConfig::Shapes(ShapesConfig::small()),
+        model: ModelConfig {
+            preset: "uvit-tiny".into(),
+            embed_dim: Some(32),
+            depth: Some(4),
+            num_heads: Some(2),
+            patch_size: Some(4),
+            mlp_ratio: Some(2.0),
+            num_text_tokens: Some(8),
+            context_dim: Some(32),
+        },
+        text_encoder: Default::default(),
+        // Not used by `ablate_arms` (the arms are given in code); kept valid for the RON face.
+        arms: vec![Fusion::EarlyConcat],
+        diffusion: DiffusionConfig {
+            schedule: BetaSchedule::default(),
+            num_steps: 1000,
+            prediction: Prediction::Sample,
+            loss_weighting: LossWeighting::Uniform,
+        },
+        optim: OptimConfig {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.03,
+            warmup_steps: 0,
+            grad_clip_norm: None,
+        },
+        train: LoopConfig {
+            batch_size: 4,
+            steps,
+            seed: 0,
+            ema_decay: 0.9,
+            caption_dropout: 0.1,
+            checkpoint_every: steps.div_ceil(2).max(1),
+            keep_checkpoints: 2,
+            log_every: 5,
+            devices: 1,
+        },
+        eval: EvalConfig {
+            prompts: 8,
+            sampler: ddim(5),
+            guidance: 2.0,
+            batch_size: 8,
+            grid_prompts: 4,
+            seed: 0,
+        },
     }
 }
 
-/// Images per training step (tiny: the example runs in CI in a debug build).
-const BATCH: usize = 4;
-
-/// One arm's row of the report.
-struct Arm {
-    name: String,
-    params: usize,
-    gmacs: f64,
-    final_loss: f64,
-    images_per_s: f64,
-    checkpoint: PathBuf,
-    /// Output of the trained model on a fixed probe batch, to check the reload.
-    probe: Vec<f32>,
-}
-
-/// A fixed input: items 0..2 at model time 500.
-fn probe<S: FusionStrategy>(net: &Net<S>, data: &Data, device: &Device) -> Vec<f32> {
-    let (x, ids) = data.batch(0, 2, device);
-    let t = Tensor::<1>::full([2], 500.0, device);
-    net.forward(x, t, ids)
-        .into_data()
-        .try_to_vec::<f32>()
-        .expect("f32 output")
-}
-
-/// Trains one arm for `steps` steps (x0 prediction, AdamW), saves its checkpoint.
-fn run_arm<S: FusionStrategy>(
-    strategy: S,
-    data: &Data,
-    steps: usize,
-    out: &Path,
-    device: &Device,
-) -> Arm {
-    let cfg = config(strategy, data.tok.context_length());
-    let name = cfg.fusion.name();
-    let ad = device.clone().autodiff();
-    ad.seed(0);
-    let mut net = Net::new(&cfg, data.tok.vocab_size(), &ad);
-    let mut optim = AdamWConfig::new().with_weight_decay(0.03).init();
-    let schedule = NoiseSchedule::default();
-    let mut rng = seeded_rng(0);
-    let (batch, mut losses) = (BATCH, Vec::new());
-    let t0 = Instant::now();
-    for step in 0..steps {
-        let (x0, ids) = data.batch((step * batch) as u64, batch, &ad);
-        let s = training_sample(&schedule, Prediction::Sample, x0, &mut rng);
-        let pred = net.forward(s.x_t, s.model_time, ids);
-        let loss = diffusion_loss(pred, s.target);
-        losses.push(loss.clone().into_scalar::<f32>() as f64);
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        net = optim.step(1e-3, net, grads);
-    }
-    let seconds = t0.elapsed().as_secs_f64();
-    let tail = &losses[losses.len() * 9 / 10..];
-    let checkpoint = out.join(format!(
-        "{}.safetensors",
-        name.replace("(c=", "-c")
-            .replace(",v=", "v")
-            .replace(')', "")
-    ));
-    let net = net.valid();
-    checkpoint::save_safetensors(&net, &checkpoint).expect("write checkpoint");
-    Arm {
-        probe: probe(&net, data, device),
-        params: net.num_params(),
-        gmacs: forward_cost(&cfg).gmacs(),
-        final_loss: tail.iter().sum::<f64>() / tail.len() as f64,
-        images_per_s: (steps * batch) as f64 / seconds,
-        name,
-        checkpoint,
+fn ddim(steps: usize) -> SamplerConfig {
+    SamplerConfig::Ddim {
+        steps,
+        eta: 0.0,
+        spacing: Spacing::default(),
     }
 }
 
 fn main() {
+    let default_out = std::env::temp_dir().join("ifvit-custom-strategy");
     let out = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("ifvit-custom-strategy"));
-    let steps: usize = std::env::args()
+        .unwrap_or_else(|| {
+            // A fresh folder each run (the library would otherwise resume the finished arms).
+            let _ = std::fs::remove_dir_all(&default_out);
+            default_out
+        });
+    let steps: u64 = std::env::args()
         .nth(2)
         .map(|s| s.parse().expect("STEPS must be a number"))
-        .unwrap_or(20);
-    std::fs::create_dir_all(&out).expect("output folder");
+        .unwrap_or(24);
     let device = Device::flex();
-    let data = Data {
-        shapes: ShapesGenerator::new(ShapesConfig::small()).expect("shapes config"),
-        tok: WordTokenizer::shapes(16).expect("shapes vocabulary"),
-    };
+    let cfg = experiment(steps);
     let gated = GatedCrossAttn { c: 1, v: 1 };
 
     // Cost model: params and forward MACs of the user's strategy, block by block.
-    let cost = forward_cost(&config(gated, 16));
+    let cost = forward_cost(&cfg.uvit_with(gated).expect("valid model"));
     println!("{}: {:.4} GMACs per sample", gated.name(), cost.gmacs());
     for b in &cost.blocks {
         println!("  {:<7} {:<12} {:>7} params", b.name, b.role, b.params);
     }
 
-    // The ablation: the user's strategy against U-ViT's early concatenation.
-    let arms = [
-        run_arm(gated, &data, steps, &out, &device),
-        run_arm(Fusion::EarlyConcat, &data, steps, &out, &device),
-    ];
-    let mut report = format!("# Two-arm ablation ({steps} steps, batch {BATCH}, shapes 16 px)\n\n");
-    report.push_str("| arm | params | GMACs | final loss | img/s |\n|:--|--:|--:|--:|--:|\n");
-    for a in &arms {
-        let _ = writeln!(
-            report,
-            "| {} | {} | {:.4} | {:.4} | {:.1} |",
-            a.name, a.params, a.gmacs, a.final_loss, a.images_per_s
-        );
-    }
-    std::fs::write(out.join("report.md"), &report).expect("write report");
-    print!("\n{report}");
+    // The ablation: the user's strategy against U-ViT's early concatenation, through the
+    // library (same seed, data order and budget; EMA, checkpoints, evaluation, report).
+    let arms = [Arm::new(gated), Arm::from(Fusion::EarlyConcat)];
+    let results =
+        ablate_arms(&cfg, &arms, &out, &device, None, &mut Quiet).expect("the ablation runs");
+    println!("\n{}", report::summary_table(&results));
 
-    // Reload the gated arm from its checkpoint and sample two prompts (DDIM, 10 steps).
-    let cfg = config(gated, 16);
-    let fresh = Net::new(&cfg, data.tok.vocab_size(), &device);
-    let net = checkpoint::load_safetensors(fresh, &arms[0].checkpoint).expect("reload");
+    // Reload the gated arm's last checkpoint (EMA weights) and sample two prompts.
+    let run_dir = out.join("arms").join(&arms[0].slug);
+    let run = load_run_with(&run_dir, gated, true, &device).expect("reload the gated arm");
     assert_eq!(
-        probe(&net, &data, &device),
-        arms[0].probe,
-        "the reloaded model computes what the trained one did"
+        run.model.num_params(),
+        results.arms[0].params,
+        "the reloaded model is the trained one"
     );
     println!(
-        "reloaded {}: same outputs as the trained model",
-        arms[0].checkpoint.display()
+        "reloaded {} (step {})",
+        run.checkpoint.dir.display(),
+        run.checkpoint.state.step
     );
     let prompts = ["a red circle", "a blue square"];
-    let ids = data.ids(&prompts, &device);
-    let mut rng = seeded_rng(1);
-    let noise = randn([prompts.len(), 3, 16, 16], &mut rng, &device);
-    let ddim = SamplerConfig::Ddim {
-        steps: 10,
-        eta: 0.0,
-        spacing: Spacing::default(),
+    let settings = SampleSettings {
+        schedule: NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)
+            .expect("schedule"),
+        prediction: cfg.diffusion.prediction,
+        sampler: ddim(10),
+        guidance: 2.0,
+        seed: 1,
+        batch_size: prompts.len(),
+        image_shape: [3, 16, 16],
     };
-    let schedule = NoiseSchedule::default();
-    let x0 = ifvit_diffusion::sampler::sample(
-        &ddim,
-        &schedule,
-        Prediction::Sample,
-        noise,
-        &mut rng,
-        |x, t| net.forward(x, t, ids.clone()),
+    let images = sample_prompts(
+        &run.model,
+        &run.text,
+        &prompts,
+        &settings,
+        &device,
+        &mut |_| {},
     )
     .expect("sampling");
-    for (img, p) in tensor_to_images(x0).expect("images").iter().zip(prompts) {
+    for (img, p) in images.iter().zip(prompts) {
         let path = out.join(format!("{}.png", p.replace(' ', "-")));
         img.save(&path).expect("write png");
         println!("sampled `{p}` -> {}", path.display());

@@ -61,12 +61,10 @@ impl CaptionSampling {
 
 /// SplitMix64 finaliser over the three keys (independent streams per item and epoch).
 fn mix(seed: u64, epoch: u64, index: u64) -> u64 {
-    let mut z = seed
-        ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::seed::mix64(
+        seed ^ epoch.wrapping_mul(crate::seed::GOLDEN_GAMMA)
+            ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03),
+    )
 }
 
 /// One training example: an image and the one caption chosen for this access.

@@ -95,9 +95,8 @@ impl StateDict {
             .collect::<Result<Vec<_>, _>>()?;
         let out = safetensors::serialize(views, None)
             .map_err(|e| file_err(format!("cannot serialise: {e}")))?;
-        let tmp = path.with_extension("safetensors.tmp");
-        std::fs::write(&tmp, out).map_err(|e| file_err(format!("cannot write: {e}")))?;
-        std::fs::rename(&tmp, path).map_err(|e| file_err(format!("cannot rename: {e}")))
+        ifvit_data::fsio::write_atomic(path, &out)
+            .map_err(|e| file_err(format!("cannot write: {e}")))
     }
 
     pub fn insert(&mut self, name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) {

@@ -10,6 +10,9 @@
 //! ```
 //! Re-running the same command on the same folder resumes: finished arms are not retrained
 //! (their final checkpoint is loaded), interrupted ones continue from their last checkpoint.
+//!
+//! [`ablate`] runs the config's arms; [`ablate_arms`] runs any list of [`Arm`]s, a library
+//! user's own [`FusionStrategy`] included (see `examples/custom_strategy.rs`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,21 +24,23 @@ use burn::tensor::Device;
 use ifvit_data::fashion_mnist::FashionDataset;
 use ifvit_data::shapes::held_out_prompts;
 use ifvit_diffusion::NoiseSchedule;
-use ifvit_fusion::Fusion;
+use ifvit_fusion::{Fusion, FusionStrategy};
 use ifvit_metrics::shapes::{Bounds, bounds};
 use ifvit_metrics::{AlignmentReport, ShapesScorer, caption_grid};
 use ifvit_uvit::forward_cost;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::write_atomic;
+pub use crate::arm::Arm;
+use crate::checkpoint::{CheckpointDir, io_err, write_atomic};
 use crate::config::{DataConfig, ExperimentConfig};
 use crate::data::{TrainData, shapes_config};
 use crate::error::TrainError;
 use crate::eval::evaluate;
 use crate::model::TextToImage;
 use crate::sample::{SampleSettings, sample_prompts};
-use crate::trainer::{TrainOptions, TrainProgress, train};
+use crate::text::TextSide;
+use crate::trainer::{TrainOptions, TrainOutcome, TrainProgress, train};
 
 /// Progress of the whole ablation (the CLI draws bars and an overall ETA).
 pub trait AblationProgress {
@@ -57,7 +62,8 @@ impl AblationProgress for Quiet {}
 pub struct ArmResult {
     /// `early-concat`, `intermediate-crossattn(c=1,v=1)`, ...
     pub arm: String,
-    pub fusion: Fusion,
+    /// The config-level name; `None` for a library user's own strategy.
+    pub fusion: Option<Fusion>,
     pub params: usize,
     /// Forward GMACs per sample (analytic).
     pub gmacs: f64,
@@ -171,7 +177,7 @@ fn save_png(img: &RgbImage, path: &Path) -> Result<(), TrainError> {
     })
 }
 
-/// Runs the whole ablation into `out`.
+/// Runs the whole ablation of the config's arms into `out`.
 pub fn ablate(
     cfg: &ExperimentConfig,
     out: &Path,
@@ -179,183 +185,40 @@ pub fn ablate(
     interrupt: Option<Arc<AtomicBool>>,
     progress: &mut dyn AblationProgress,
 ) -> Result<AblationResults, TrainError> {
+    let arms: Vec<Arm> = cfg.arms.iter().copied().map(Arm::from).collect();
+    ablate_arms(cfg, &arms, out, device, interrupt, progress)
+}
+
+/// Runs the ablation of `arms` (any fusion strategies; `cfg.arms` is not used) under the
+/// budget, data and evaluation of `cfg`, into `out`.
+pub fn ablate_arms(
+    cfg: &ExperimentConfig,
+    arms: &[Arm],
+    out: &Path,
+    device: &Device,
+    interrupt: Option<Arc<AtomicBool>>,
+    progress: &mut dyn AblationProgress,
+) -> Result<AblationResults, TrainError> {
     let t_start = Instant::now();
-    crate::preflight::check_output_dir(out, 0)?;
-    write_atomic(&out.join("config.ron"), cfg.to_ron().as_bytes())?;
-    let grids = out.join("grids");
-    std::fs::create_dir_all(&grids).map_err(|e| crate::checkpoint::io_err(&grids, e))?;
-
-    let first_cfg = cfg.uvit(cfg.arms[0])?;
-    let data = TrainData::open(cfg, &first_cfg, device)?;
-    let (image_shape, _) = data.shapes();
-    // The text side is opened once and shared by every arm's grid and evaluation (a frozen
-    // encoder's caption features are computed once).
-    let text = data.text().cloned();
-    let shapes = shapes_config(&cfg.data);
-    let scored = shapes.is_some();
-
-    let per_img = eval_units_per_image(cfg);
-    let eval_units = if scored {
-        cfg.eval.prompts as f64 * per_img
-    } else {
-        0.0
-    };
-    progress.plan(eval_units + cfg.arms.len() as f64 * (cfg.train.steps as f64 + eval_units));
-
-    // Grid prompts: the same prompts and initial noise for every arm.
-    let captions = if text.is_some() {
-        grid_captions(cfg)?
-    } else {
-        Vec::new()
-    };
-    let caption_refs: Vec<&str> = captions.iter().map(String::as_str).collect();
-    let settings = SampleSettings {
-        schedule: NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?,
-        prediction: cfg.diffusion.prediction,
-        sampler: cfg.eval.sampler.clone(),
-        guidance: cfg.eval.guidance,
-        seed: cfg.eval.seed,
-        batch_size: cfg.eval.batch_size,
-        image_shape,
-    };
-    let mut all_images = Vec::new();
-    let mut all_captions = Vec::new();
-    let mut grid = |model: &TextToImage, label: &str| -> Result<Vec<RgbImage>, TrainError> {
-        let Some(tok) = &text else {
-            return Ok(Vec::new());
-        };
-        let images = sample_prompts(model, tok, &caption_refs, &settings, device, &mut |_| {})?;
-        all_images.extend(images.iter().cloned());
-        all_captions.extend(captions.iter().map(|c| format!("{label}: {c}")));
-        Ok(images)
-    };
-
-    // Chance level: an untrained model of the first arm, sampled and scored the same way.
-    let untrained = TextToImage::seeded(&first_cfg, data.vocab_size(), device, cfg.train.seed)?;
-    let mut units = 0.0;
-    let chance = match &text {
-        Some(tok) if scored => {
-            progress.phase("chance: untrained model", cfg.eval.prompts as u64);
-            let ev = evaluate(&untrained, tok, cfg, device, &mut |done| {
-                progress.advance(done as u64, done as f64 * per_img, None)
-            })?;
-            units += eval_units;
-            Some(ev.report)
-        }
-        _ => None,
-    };
-    grid(&untrained, "untrained")?;
-    drop(untrained);
-    let bounds = match &cfg.data {
-        DataConfig::Shapes(s) if scored => {
-            let prompts = held_out_prompts(s, cfg.eval.prompts)
-                .map_err(|e| TrainError::Data(e.to_string()))?;
-            Some(
-                bounds(s, &prompts, &ShapesScorer::default(), cfg.eval.seed)
-                    .map_err(|e| TrainError::Data(e.to_string()))?,
-            )
-        }
-        _ => None,
-    };
-
-    let base_gmacs = forward_cost(&first_cfg).gmacs();
-    let mut arms = Vec::new();
-    for &fusion in &cfg.arms {
-        let name = fusion.to_string();
-        let run_dir = out.join("arms").join(slug(fusion));
-        let ucfg = cfg.uvit(fusion)?;
-        let done = crate::checkpoint::CheckpointDir::new(&run_dir)
-            .latest()
-            .ok()
-            .map(|c| c.state.step)
-            .unwrap_or(0);
-        progress.phase(&format!("train {name}"), cfg.train.steps);
-        let opts = TrainOptions {
-            out_dir: run_dir.clone(),
-            fusion,
-            resume: done > 0,
-            extend_to: None,
-            stop_at: None,
-            interrupt: interrupt.clone(),
-            extra_devices: vec![],
-        };
-        let outcome = train(
-            cfg,
-            &opts,
-            device,
-            &mut TrainBridge {
-                p: progress,
-                base_units: units,
-            },
-        )?;
-        if outcome.stopped_early {
-            return Err(TrainError::Other(format!(
-                "interrupted while training {name} at step {} (checkpoint saved); run the same \
-                 command again to resume",
-                outcome.state.step
-            )));
-        }
-        units += cfg.train.steps as f64;
-        let ema = outcome.ema.clone();
-
-        let (alignment, sample_seconds) = match &text {
-            Some(tok) if scored => {
-                progress.phase(&format!("evaluate {name}"), cfg.eval.prompts as u64);
-                let base = units;
-                let ev = evaluate(&ema, tok, cfg, device, &mut |d| {
-                    progress.advance(d as u64, base + d as f64 * per_img, None)
-                })?;
-                units += eval_units;
-                (Some(ev.report), ev.sample_seconds)
-            }
-            _ => (None, 0.0),
-        };
-        let images = grid(&ema, &slug(fusion))?;
-        if !images.is_empty() {
-            save_png(
-                &caption_grid(&images, &captions, images.len().min(8)),
-                &grids.join(format!("{}.png", slug(fusion))),
-            )?;
-        }
-
-        let n = outcome.losses.len();
-        let tail = &outcome.losses[n - (n / 10).max(1).min(n)..];
-        let final_loss = tail.iter().map(|l| l.1).sum::<f64>() / tail.len().max(1) as f64;
-        let gmacs = forward_cost(&ucfg).gmacs();
-        let steps = outcome.state.step;
-        arms.push(ArmResult {
-            arm: name,
-            fusion,
-            params: ema.num_params(),
-            gmacs,
-            gmacs_ratio_to_first_arm: gmacs / base_gmacs,
-            train_steps: steps,
-            batch_size: cfg.train.batch_size,
-            train_seconds: outcome.state.train_seconds,
-            train_images_per_s: steps as f64 * cfg.train.batch_size as f64
-                / outcome.state.train_seconds.max(1e-9),
-            step_ms: outcome.state.train_seconds / steps.max(1) as f64 * 1e3,
-            final_loss,
-            alignment,
-            sample_seconds,
-            fid: None,
-            clip_score: None,
-            run_dir,
-        });
+    let first = arms
+        .first()
+        .ok_or_else(|| TrainError::Other("an ablation needs at least one arm".into()))?;
+    prepare_output(cfg, arms, out)?;
+    let mut ab = first.runner.open(cfg, out, device, interrupt, progress)?;
+    ab.progress.plan(ab.planned_units(arms.len()));
+    let chance = first.runner.chance(&mut ab)?;
+    let bounds = shapes_bounds(cfg)?;
+    let mut results = Vec::with_capacity(arms.len());
+    for arm in arms {
+        results.push(arm.runner.run(&mut ab, arm)?);
     }
-    if !all_images.is_empty() {
-        save_png(
-            &caption_grid(&all_images, &all_captions, captions.len()),
-            &grids.join("all.png"),
-        )?;
-    }
-
+    ab.grid.save_all()?;
     let results = AblationResults {
         name: cfg.name.clone(),
         chance,
         bounds,
-        arms,
-        eval_prompts: if scored { cfg.eval.prompts } else { 0 },
+        arms: results,
+        eval_prompts: if ab.scored { cfg.eval.prompts } else { 0 },
         sampler: format!(
             "{} ({} NFE)",
             cfg.eval.sampler.name(),
@@ -367,6 +230,343 @@ pub fn ablate(
         device: format!("{device:?}"),
     };
     crate::report::write_all(&results, cfg, out)?;
-    progress.finish();
+    ab.progress.finish();
     Ok(results)
+}
+
+/// Checks the output folder and writes `OUT/config.ron` (`arms` = the arms run; a user's
+/// own strategies, which RON cannot name, are listed in a comment above it).
+fn prepare_output(cfg: &ExperimentConfig, arms: &[Arm], out: &Path) -> Result<(), TrainError> {
+    crate::preflight::check_output_dir(out, 0)?;
+    let mut c = cfg.clone();
+    let mut text = String::new();
+    match arms
+        .iter()
+        .map(|a| a.fusion)
+        .collect::<Option<Vec<Fusion>>>()
+    {
+        Some(builtin) => c.arms = builtin,
+        None => {
+            text.push_str("// Arms run (user-defined strategies; `arms` below is not used):\n");
+            for a in arms {
+                text.push_str(&format!("//   {}\n", a.name));
+            }
+        }
+    }
+    text.push_str(&c.to_ron());
+    write_atomic(&out.join("config.ron"), text.as_bytes())?;
+    let grids = out.join("grids");
+    std::fs::create_dir_all(&grids).map_err(|e| io_err(&grids, e))?;
+    Ok(())
+}
+
+/// The scorer's ceiling and caption-swap chance on the evaluation prompts (`shapes` only).
+fn shapes_bounds(cfg: &ExperimentConfig) -> Result<Option<Bounds>, TrainError> {
+    let DataConfig::Shapes(s) = &cfg.data else {
+        return Ok(None);
+    };
+    let prompts =
+        held_out_prompts(s, cfg.eval.prompts).map_err(|e| TrainError::Data(e.to_string()))?;
+    let b = bounds(s, &prompts, &ShapesScorer::default(), cfg.eval.seed)
+        .map_err(|e| TrainError::Data(e.to_string()))?;
+    Ok(Some(b))
+}
+
+/// What an arm does in an ablation, whatever its strategy type (`Arm` holds it boxed).
+pub(crate) trait RunArm {
+    /// Opens the data and text side (sized by this arm's model) shared by all arms.
+    fn open<'a>(
+        &self,
+        cfg: &'a ExperimentConfig,
+        out: &'a Path,
+        device: &'a Device,
+        interrupt: Option<Arc<AtomicBool>>,
+        progress: &'a mut dyn AblationProgress,
+    ) -> Result<Ablation<'a>, TrainError>;
+    /// Samples and scores an untrained model of this arm (the chance level); its grid too.
+    fn chance(&self, ab: &mut Ablation<'_>) -> Result<Option<AlignmentReport>, TrainError>;
+    /// Trains, evaluates and draws the grid of this arm.
+    fn run(&self, ab: &mut Ablation<'_>, arm: &Arm) -> Result<ArmResult, TrainError>;
+}
+
+impl<S: FusionStrategy> RunArm for S {
+    fn open<'a>(
+        &self,
+        cfg: &'a ExperimentConfig,
+        out: &'a Path,
+        device: &'a Device,
+        interrupt: Option<Arc<AtomicBool>>,
+        progress: &'a mut dyn AblationProgress,
+    ) -> Result<Ablation<'a>, TrainError> {
+        Ablation::open(cfg, self.clone(), out, device, interrupt, progress)
+    }
+
+    fn chance(&self, ab: &mut Ablation<'_>) -> Result<Option<AlignmentReport>, TrainError> {
+        ab.chance(self.clone())
+    }
+
+    fn run(&self, ab: &mut Ablation<'_>, arm: &Arm) -> Result<ArmResult, TrainError> {
+        ab.arm(self.clone(), arm)
+    }
+}
+
+/// The state shared by the arms of one ablation.
+pub(crate) struct Ablation<'a> {
+    cfg: &'a ExperimentConfig,
+    out: &'a Path,
+    device: &'a Device,
+    interrupt: Option<Arc<AtomicBool>>,
+    progress: &'a mut dyn AblationProgress,
+    /// The text side, opened once: a frozen encoder's caption features are computed once.
+    text: Option<TextSide>,
+    vocab: Option<usize>,
+    scored: bool,
+    /// Evaluation cost of one image, in training-step units.
+    per_img: f64,
+    /// Work units done so far (training steps plus evaluation).
+    units: f64,
+    /// GMACs of the first arm (the report's ratio column).
+    base_gmacs: f64,
+    grid: Grids,
+}
+
+impl<'a> Ablation<'a> {
+    fn open<S: FusionStrategy>(
+        cfg: &'a ExperimentConfig,
+        first: S,
+        out: &'a Path,
+        device: &'a Device,
+        interrupt: Option<Arc<AtomicBool>>,
+        progress: &'a mut dyn AblationProgress,
+    ) -> Result<Self, TrainError> {
+        let first_cfg = cfg.uvit_with(first)?;
+        let data = TrainData::open(cfg, &first_cfg, device)?;
+        let (image_shape, _) = data.shapes();
+        let text = data.text().cloned();
+        let captions = if text.is_some() {
+            grid_captions(cfg)?
+        } else {
+            Vec::new()
+        };
+        let settings = SampleSettings {
+            schedule: NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?,
+            prediction: cfg.diffusion.prediction,
+            sampler: cfg.eval.sampler.clone(),
+            guidance: cfg.eval.guidance,
+            seed: cfg.eval.seed,
+            batch_size: cfg.eval.batch_size,
+            image_shape,
+        };
+        Ok(Self {
+            cfg,
+            out,
+            device,
+            interrupt,
+            progress,
+            text,
+            vocab: data.vocab_size(),
+            scored: shapes_config(&cfg.data).is_some(),
+            per_img: eval_units_per_image(cfg),
+            units: 0.0,
+            base_gmacs: forward_cost(&first_cfg).gmacs(),
+            grid: Grids {
+                dir: out.join("grids"),
+                captions,
+                settings,
+                images: Vec::new(),
+                labels: Vec::new(),
+            },
+        })
+    }
+
+    /// Evaluation work of one model, in training-step units (0 when nothing is scored).
+    fn eval_units(&self) -> f64 {
+        if self.scored {
+            self.cfg.eval.prompts as f64 * self.per_img
+        } else {
+            0.0
+        }
+    }
+
+    fn planned_units(&self, arms: usize) -> f64 {
+        self.eval_units() + arms as f64 * (self.cfg.train.steps as f64 + self.eval_units())
+    }
+
+    /// Alignment of `model` on the held-out prompts (`None` unless `shapes`), and the seconds
+    /// spent sampling.
+    fn score<S: FusionStrategy>(
+        &mut self,
+        model: &TextToImage<S>,
+        phase: &str,
+    ) -> Result<(Option<AlignmentReport>, f64), TrainError> {
+        let Some(tok) = self.text.as_ref().filter(|_| self.scored) else {
+            return Ok((None, 0.0));
+        };
+        self.progress.phase(phase, self.cfg.eval.prompts as u64);
+        let (base, per_img, progress) = (self.units, self.per_img, &mut *self.progress);
+        let ev = evaluate(model, tok, self.cfg, self.device, &mut |d| {
+            progress.advance(d as u64, base + d as f64 * per_img, None)
+        })?;
+        self.units += self.eval_units();
+        Ok((Some(ev.report), ev.sample_seconds))
+    }
+
+    /// Chance level: an untrained model of `strategy`, sampled and scored like the arms.
+    fn chance<S: FusionStrategy>(
+        &mut self,
+        strategy: S,
+    ) -> Result<Option<AlignmentReport>, TrainError> {
+        let ucfg = self.cfg.uvit_with(strategy)?;
+        let untrained = TextToImage::seeded(&ucfg, self.vocab, self.device, self.cfg.train.seed)?;
+        let (report, _) = self.score(&untrained, "chance: untrained model")?;
+        self.grid
+            .draw(&untrained, self.text.as_ref(), "untrained", self.device)?;
+        Ok(report)
+    }
+
+    /// Trains (or resumes) one arm in `OUT/arms/<slug>`.
+    fn train<S: FusionStrategy>(
+        &mut self,
+        strategy: S,
+        arm: &Arm,
+    ) -> Result<TrainOutcome<S>, TrainError> {
+        let run_dir = self.out.join("arms").join(&arm.slug);
+        let done = CheckpointDir::new(&run_dir)
+            .latest()
+            .map(|c| c.state.step)
+            .unwrap_or(0);
+        self.progress
+            .phase(&format!("train {}", arm.name), self.cfg.train.steps);
+        let opts = TrainOptions {
+            out_dir: run_dir,
+            fusion: strategy,
+            resume: done > 0,
+            extend_to: None,
+            stop_at: None,
+            interrupt: self.interrupt.clone(),
+            extra_devices: vec![],
+        };
+        let mut bridge = TrainBridge {
+            p: &mut *self.progress,
+            base_units: self.units,
+        };
+        let outcome = train(self.cfg, &opts, self.device, &mut bridge)?;
+        if outcome.stopped_early {
+            return Err(TrainError::Other(format!(
+                "interrupted while training {} at step {} (checkpoint saved); run the same \
+                 command again to resume",
+                arm.name, outcome.state.step
+            )));
+        }
+        self.units += self.cfg.train.steps as f64;
+        Ok(outcome)
+    }
+
+    /// Trains, evaluates and draws one arm.
+    fn arm<S: FusionStrategy>(&mut self, strategy: S, arm: &Arm) -> Result<ArmResult, TrainError> {
+        let ucfg = self.cfg.uvit_with(strategy.clone())?;
+        let outcome = self.train(strategy, arm)?;
+        let ema = &outcome.ema;
+        let (alignment, sample_seconds) = self.score(ema, &format!("evaluate {}", arm.name))?;
+        let images = self
+            .grid
+            .draw(ema, self.text.as_ref(), &arm.slug, self.device)?;
+        if !images.is_empty() {
+            let captions = &self.grid.captions;
+            save_png(
+                &caption_grid(&images, captions, images.len().min(8)),
+                &self.grid.dir.join(format!("{}.png", arm.slug)),
+            )?;
+        }
+        let gmacs = forward_cost(&ucfg).gmacs();
+        Ok(arm_result(
+            arm,
+            &outcome,
+            self.cfg.train.batch_size,
+            gmacs,
+            gmacs / self.base_gmacs,
+            alignment,
+            sample_seconds,
+            self.out.join("arms").join(&arm.slug),
+        ))
+    }
+}
+
+/// The report row of a trained arm.
+#[allow(clippy::too_many_arguments)]
+fn arm_result<S: FusionStrategy>(
+    arm: &Arm,
+    outcome: &TrainOutcome<S>,
+    batch_size: usize,
+    gmacs: f64,
+    gmacs_ratio_to_first_arm: f64,
+    alignment: Option<AlignmentReport>,
+    sample_seconds: f64,
+    run_dir: PathBuf,
+) -> ArmResult {
+    let n = outcome.losses.len();
+    let tail = &outcome.losses[n - (n / 10).max(1).min(n)..];
+    let final_loss = tail.iter().map(|l| l.1).sum::<f64>() / tail.len().max(1) as f64;
+    let steps = outcome.state.step;
+    let seconds = outcome.state.train_seconds;
+    ArmResult {
+        arm: arm.name.clone(),
+        fusion: arm.fusion,
+        params: outcome.ema.num_params(),
+        gmacs,
+        gmacs_ratio_to_first_arm,
+        train_steps: steps,
+        batch_size,
+        train_seconds: seconds,
+        train_images_per_s: steps as f64 * batch_size as f64 / seconds.max(1e-9),
+        step_ms: seconds / steps.max(1) as f64 * 1e3,
+        final_loss,
+        alignment,
+        sample_seconds,
+        fid: None,
+        clip_score: None,
+        run_dir,
+    }
+}
+
+/// Sample grids: the same prompts and initial noise for every arm.
+struct Grids {
+    dir: PathBuf,
+    captions: Vec<String>,
+    settings: SampleSettings,
+    /// Every arm's images, for `grids/all.png`, with `label: caption` under each.
+    images: Vec<RgbImage>,
+    labels: Vec<String>,
+}
+
+impl Grids {
+    /// Samples the grid prompts with `model` (none without a text side).
+    fn draw<S: FusionStrategy>(
+        &mut self,
+        model: &TextToImage<S>,
+        text: Option<&TextSide>,
+        label: &str,
+        device: &Device,
+    ) -> Result<Vec<RgbImage>, TrainError> {
+        let Some(tok) = text else {
+            return Ok(Vec::new());
+        };
+        let refs: Vec<&str> = self.captions.iter().map(String::as_str).collect();
+        let images = sample_prompts(model, tok, &refs, &self.settings, device, &mut |_| {})?;
+        self.images.extend(images.iter().cloned());
+        self.labels
+            .extend(self.captions.iter().map(|c| format!("{label}: {c}")));
+        Ok(images)
+    }
+
+    /// `grids/all.png`: every model's row.
+    fn save_all(&self) -> Result<(), TrainError> {
+        if self.images.is_empty() {
+            return Ok(());
+        }
+        save_png(
+            &caption_grid(&self.images, &self.labels, self.captions.len()),
+            &self.dir.join("all.png"),
+        )
+    }
 }

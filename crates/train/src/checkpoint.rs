@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -176,29 +175,18 @@ impl Checkpoint {
 }
 
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename).
+/// ([`ifvit_data::fsio::write_atomic`] with this crate's error.)
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    ));
-    let mut f = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-    f.sync_all().map_err(|e| io_err(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
-    sync_parent(path)
+    ifvit_data::fsio::write_atomic(path, bytes).map_err(from_write)
+}
+
+fn from_write(e: ifvit_data::fsio::WriteError) -> CheckpointError {
+    io_err(&e.path, e.source)
 }
 
 /// Flushes the folder holding `path`, so that a rename into it survives a power loss.
 fn sync_parent(path: &Path) -> Result<(), CheckpointError> {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io_err(dir, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
+    ifvit_data::fsio::sync_parent(path).map_err(from_write)
 }
 
 /// Writes the files of one step into its temporary folder, recording their checksums.
@@ -233,7 +221,7 @@ impl CheckpointDir {
         &self.root
     }
 
-    fn run_dir(&self) -> PathBuf {
+    pub fn run_dir(&self) -> PathBuf {
         self.root.parent().unwrap_or(&self.root).to_path_buf()
     }
 

@@ -11,7 +11,7 @@ use ifvit_data::shapes::ShapesConfig;
 pub use crate::data::{CacheConfig, FashionConfig};
 pub use crate::text::TextEncoderConfig;
 use ifvit_diffusion::{BetaSchedule, LossWeighting, NoiseSchedule, Prediction, SamplerConfig};
-use ifvit_fusion::Fusion;
+use ifvit_fusion::{Fusion, FusionStrategy};
 use ifvit_uvit::UViTConfig;
 use serde::{Deserialize, Serialize};
 
@@ -229,10 +229,19 @@ impl ExperimentConfig {
 
     /// The backbone config of one arm.
     pub fn uvit(&self, fusion: Fusion) -> Result<UViTConfig, ifvit_uvit::ConfigError> {
+        self.uvit_with(fusion)
+    }
+
+    /// The backbone config of an arm with any fusion strategy (a library user's own
+    /// [`FusionStrategy`] included): the model section's preset and overrides, sized to the
+    /// data.
+    pub fn uvit_with<S: FusionStrategy>(
+        &self,
+        strategy: S,
+    ) -> Result<UViTConfig<S>, ifvit_uvit::ConfigError> {
         let m = &self.model;
         // The arm is checked against the final depth (after overrides), not the preset's.
-        let mut c = UViTConfig::preset(&m.preset, Fusion::EarlyConcat)?;
-        c.fusion = fusion;
+        let mut c = UViTConfig::preset(&m.preset, Fusion::EarlyConcat)?.with_fusion(strategy);
         match &self.data {
             DataConfig::Shapes(s) => {
                 c.img_size = s.image_size as usize;

@@ -8,6 +8,7 @@
 //! own generator. A resumed run therefore sees exactly the batches an uninterrupted one
 //! would: the data position is the step.
 
+use ifvit_data::seed::splitmix64;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -103,13 +104,6 @@ struct EpochShuffle {
     seed: u64,
 }
 
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -118,12 +112,12 @@ impl EpochShuffle {
     /// `(epoch, item)` of stream row `g`.
     fn at(&self, g: u64) -> (u64, usize) {
         let (epoch, pos) = (g / self.n, g % self.n);
-        let h = splitmix(self.seed ^ epoch.wrapping_mul(0xA24B_AED4_963E_E407));
+        let h = splitmix64(self.seed ^ epoch.wrapping_mul(0xA24B_AED4_963E_E407));
         let mut a = (h % self.n.max(2)) | 1;
         while gcd(a, self.n) != 1 {
             a += 2;
         }
-        let b = splitmix(h) % self.n;
+        let b = splitmix64(h) % self.n;
         (
             epoch,
             ((a as u128 * pos as u128 + b as u128) % self.n as u128) as usize,
@@ -186,9 +180,9 @@ fn data_err(e: impl std::fmt::Display) -> TrainError {
 impl TrainData {
     /// Opens the data source of `cfg` for a model `model` (its text tokens and context width),
     /// with the configured text encoder; a frozen encoder runs on `device`.
-    pub fn open(
+    pub fn open<S>(
         cfg: &ExperimentConfig,
-        model: &UViTConfig,
+        model: &UViTConfig<S>,
         device: &Device,
     ) -> Result<Self, TrainError> {
         let (l, caption_dropout) = (model.num_text_tokens, cfg.train.caption_dropout);
@@ -456,9 +450,9 @@ fn text_batch(
 
 /// The frozen text side of `text` for `model` (`None` for `Learned`), checked against the
 /// model's context width.
-pub fn text_side(
+pub fn text_side<S>(
     text: &TextEncoderConfig,
-    model: &UViTConfig,
+    model: &UViTConfig<S>,
     device: &Device,
 ) -> Result<Option<TextSide>, TrainError> {
     if text.is_learned() {

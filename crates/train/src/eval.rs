@@ -5,6 +5,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use ifvit_data::shapes::{Prompt, held_out_prompts};
 use ifvit_diffusion::NoiseSchedule;
+use ifvit_fusion::FusionStrategy;
 use ifvit_metrics::{AlignmentReport, ShapesScorer};
 use image::RgbImage;
 
@@ -27,8 +28,8 @@ pub struct EvalOutcome {
 }
 
 /// Samples the `eval.prompts` held-out prompts and scores them.
-pub fn evaluate(
-    model: &TextToImage,
+pub fn evaluate<S: FusionStrategy>(
+    model: &TextToImage<S>,
     text: &dyn Conditioner,
     cfg: &ExperimentConfig,
     device: &Device,

@@ -1,6 +1,7 @@
 //! Training, sampling and the fusion ablation.
 
 pub mod ablate;
+pub mod arm;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
@@ -8,7 +9,9 @@ pub mod data;
 pub mod ema;
 pub mod error;
 pub mod eval;
+mod learner;
 pub mod load;
+pub mod losslog;
 pub mod lr;
 pub mod model;
 pub mod plot;
@@ -22,6 +25,8 @@ pub mod text;
 pub mod trainer;
 pub mod weights;
 
+pub use ablate::{ablate, ablate_arms};
+pub use arm::Arm;
 pub use config::ExperimentConfig;
 pub use error::TrainError;
 pub use model::{LearnedText, TextToImage};

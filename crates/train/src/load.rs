@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use ifvit_data::tokenizer::word::WordTokenizer;
+use ifvit_fusion::{Fusion, FusionStrategy};
 
 use crate::checkpoint::{Checkpoint, CheckpointDir, CheckpointError, io_err};
 use crate::config::{DataConfig, ExperimentConfig};
@@ -11,12 +12,13 @@ use crate::data::{fashion_vocabulary, text_side};
 use crate::error::TrainError;
 use crate::model::TextToImage;
 use crate::text::TextSide;
+use crate::trainer::CUSTOM_STRATEGY_FILE;
 use crate::weights::load_module;
 
 /// A model ready to sample, with what it was trained with.
-pub struct LoadedRun {
+pub struct LoadedRun<S: FusionStrategy = Fusion> {
     pub config: ExperimentConfig,
-    pub model: TextToImage,
+    pub model: TextToImage<S>,
     /// The word tokenizer, or the frozen text encoder, the run was trained with.
     pub text: TextSide,
     pub checkpoint: Checkpoint,
@@ -44,6 +46,22 @@ pub fn tokenizer_for(
 /// `path` is a run folder (its latest checkpoint is used) or one checkpoint folder
 /// (`RUN/checkpoints/step-NNNNNNNN`). `ema`: load the EMA weights (else the raw ones).
 pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, TrainError> {
+    let (run, _) = locate(path)?;
+    if let Ok(name) = std::fs::read_to_string(run.join(CUSTOM_STRATEGY_FILE)) {
+        return Err(TrainError::Data(format!(
+            "{}: this run was trained with the user-defined fusion strategy `{}`, which a \
+             config file cannot name; load it from your code with \
+             `ifvit_train::load::load_run_with(path, your_strategy, ema, device)`",
+            run.display(),
+            name.trim()
+        )));
+    }
+    let config = ExperimentConfig::load(&run.join("config.ron"))?;
+    load_run_with(path, config.arms[0], ema, device)
+}
+
+/// The run folder and checkpoint that `path` names (see [`load_run`]).
+fn locate(path: &Path) -> Result<(PathBuf, Checkpoint), TrainError> {
     let (run, ck) = if path.join("checkpoints").is_dir() || path.join("config.ron").is_file() {
         (path.to_path_buf(), CheckpointDir::new(path).latest()?)
     } else if path.join("state.json").is_file() {
@@ -58,9 +76,20 @@ pub fn load_run(path: &Path, ema: bool, device: &Device) -> Result<LoadedRun, Tr
             dir: path.to_path_buf(),
         }));
     };
+    Ok((run, ck))
+}
+
+/// [`load_run`] for a run trained with any fusion strategy, a library user's own included:
+/// `strategy` must be the one the run was trained with (the weights are checked against it).
+pub fn load_run_with<S: FusionStrategy>(
+    path: &Path,
+    strategy: S,
+    ema: bool,
+    device: &Device,
+) -> Result<LoadedRun<S>, TrainError> {
+    let (run, ck) = locate(path)?;
     let config = ExperimentConfig::load(&run.join("config.ron"))?;
-    let fusion = config.arms[0];
-    let ucfg = config.uvit(fusion)?;
+    let ucfg = config.uvit_with(strategy)?;
     let text = match text_side(&config.text_encoder, &ucfg, device)? {
         Some(frozen) => frozen,
         None => TextSide::Learned(std::sync::Arc::new(tokenizer_for(

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer};
 use burn::tensor::{Device, Int, Tensor};
+use ifvit_fusion::{Fusion, FusionStrategy};
 use ifvit_uvit::{UViT, UViTConfig};
 
 /// A learned word embedding: token ids `[B, L]` -> context `[B, L, context_dim]`.
@@ -17,18 +18,19 @@ pub struct LearnedText {
     pub embed: Embedding,
 }
 
-/// Text encoder + U-ViT backbone.
+/// Text encoder + U-ViT backbone, over any fusion strategy `S` (the built-in [`Fusion`]
+/// unless a library user brings their own [`FusionStrategy`]).
 #[derive(Module, Debug)]
-pub struct TextToImage {
+pub struct TextToImage<S: FusionStrategy = Fusion> {
     pub text: Option<LearnedText>,
-    pub uvit: UViT,
+    pub uvit: UViT<S>,
 }
 
-impl TextToImage {
+impl<S: FusionStrategy> TextToImage<S> {
     /// `vocab`: `Some(n)` for a learned word embedding of `n` ids, `None` when the context is
     /// given as features.
     pub fn new(
-        config: &UViTConfig,
+        config: &UViTConfig<S>,
         vocab: Option<usize>,
         device: &Device,
     ) -> Result<Self, ifvit_uvit::ConfigError> {
@@ -53,7 +55,7 @@ impl TextToImage {
     /// the device's global generator, so seeding it, building the model and materialising
     /// every (lazily initialised) parameter happen under one process-wide lock.
     pub fn seeded(
-        config: &UViTConfig,
+        config: &UViTConfig<S>,
         vocab: Option<usize>,
         device: &Device,
         seed: u64,
@@ -95,5 +97,17 @@ impl TextToImage {
     /// `x: [B, C, H, W]`, `t: [B]` model time, `context: [B, L, context_dim]` -> `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>, t: Tensor<1>, context: Tensor<3>) -> Tensor<4> {
         self.uvit.forward(x, t, context)
+    }
+}
+
+/// What a [`crate::text::Conditioner`] needs of a model: its learned word embedding.
+pub trait WordEmbedding {
+    /// Token ids `[B, L]` -> context `[B, L, context_dim]` (panics without a learned encoder).
+    fn embed_words(&self, tokens: Tensor<2, Int>) -> Tensor<3>;
+}
+
+impl<S: FusionStrategy> WordEmbedding for TextToImage<S> {
+    fn embed_words(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        self.context(tokens)
     }
 }

@@ -11,6 +11,7 @@ use ifvit_data::tokenizer::TextTokenizer;
 use ifvit_diffusion::{
     NoiseSchedule, Prediction, SamplerConfig, guided, randn, sample, seeded_rng,
 };
+use ifvit_fusion::FusionStrategy;
 use image::RgbImage;
 
 use crate::error::TrainError;
@@ -71,8 +72,8 @@ fn initial_noise(
 
 /// Samples one image per prompt with `model` (use the EMA weights), in `[-1, 1]` tensors
 /// converted to RGB. `on_batch(done)` is called after each batch (progress).
-pub fn sample_prompts(
-    model: &TextToImage,
+pub fn sample_prompts<S: FusionStrategy>(
+    model: &TextToImage<S>,
     text: &dyn Conditioner,
     prompts: &[&str],
     settings: &SampleSettings,

@@ -7,10 +7,12 @@
 
 use burn::tensor::ExecutionError;
 use burn::tensor::Tensor;
-use burn::train::metric::ItemLazy;
+use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::data::Conditioning;
+use ifvit_fusion::FusionStrategy;
+
 use crate::model::TextToImage;
 
 /// One batch, ready for the network.
@@ -36,6 +38,14 @@ pub struct DiffusionInput {
 pub struct DiffusionOutput {
     /// `[1]` the (unscaled) batch loss, still on the device.
     pub loss: Tensor<1>,
+    /// Images in the batch (the throughput metric counts them).
+    pub images: usize,
+}
+
+impl Adaptor<LossInput> for DiffusionOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.loss.clone())
+    }
 }
 
 impl ItemLazy for DiffusionOutput {
@@ -44,7 +54,7 @@ impl ItemLazy for DiffusionOutput {
     }
 }
 
-impl TextToImage {
+impl<S: FusionStrategy> TextToImage<S> {
     /// Prediction and loss of one batch.
     pub fn diffusion_loss(&self, input: &DiffusionInput) -> Tensor<1> {
         let ctx = self.context_of(&input.cond);
@@ -56,7 +66,7 @@ impl TextToImage {
     }
 }
 
-impl TrainStep for TextToImage {
+impl<S: FusionStrategy> TrainStep for TextToImage<S> {
     type Input = DiffusionInput;
     type Output = DiffusionOutput;
 
@@ -72,18 +82,20 @@ impl TrainStep for TextToImage {
             scaled.backward(),
             DiffusionOutput {
                 loss: loss.detach(),
+                images: input.x_t.dims()[0],
             },
         )
     }
 }
 
-impl InferenceStep for TextToImage {
+impl<S: FusionStrategy> InferenceStep for TextToImage<S> {
     type Input = DiffusionInput;
     type Output = DiffusionOutput;
 
     fn step(&self, input: DiffusionInput) -> DiffusionOutput {
         DiffusionOutput {
             loss: self.diffusion_loss(&input),
+            images: input.x_t.dims()[0],
         }
     }
 }

@@ -17,7 +17,7 @@ use ifvit_encoders::{BertTextEncoder, TextEncoder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::model::TextToImage;
+use crate::model::WordEmbedding;
 use crate::sample::tokenize;
 
 /// Feature width of all-MiniLM-L6-v2 (its `config.json` `hidden_size`; checked at load).
@@ -221,7 +221,7 @@ pub trait Conditioner {
     /// Errors name the caption (e.g. an unknown word, or too many tokens).
     fn context(
         &self,
-        model: &TextToImage,
+        model: &dyn WordEmbedding,
         captions: &[&str],
         device: &Device,
     ) -> Result<Tensor<3>, TrainError>;
@@ -230,18 +230,18 @@ pub trait Conditioner {
 impl Conditioner for WordTokenizer {
     fn context(
         &self,
-        model: &TextToImage,
+        model: &dyn WordEmbedding,
         captions: &[&str],
         device: &Device,
     ) -> Result<Tensor<3>, TrainError> {
-        Ok(model.context(tokenize(self, captions, device)?))
+        Ok(model.embed_words(tokenize(self, captions, device)?))
     }
 }
 
 impl Conditioner for TextSide {
     fn context(
         &self,
-        model: &TextToImage,
+        model: &dyn WordEmbedding,
         captions: &[&str],
         device: &Device,
     ) -> Result<Tensor<3>, TrainError> {

@@ -69,7 +69,13 @@ pub fn load_module<M: Module>(module: M, bytes: Vec<u8>) -> Result<M, RecordErro
 
 /// The optimizer state as burnpack bytes, tensors sorted by name.
 pub fn optim_bytes(optim: &ModuleOptimizer) -> Result<Vec<u8>, RecordError> {
-    let raw = optim.to_record().into_bytes()?;
+    optim_record_bytes(optim.to_record())
+}
+
+/// An optimizer record as burnpack bytes, tensors sorted by name (the same bytes in every
+/// run).
+pub fn optim_record_bytes(record: OptimizerRecord) -> Result<Vec<u8>, RecordError> {
+    let raw = record.into_bytes()?;
     let reader = burn_pack::Reader::from_bytes(raw)?;
     let scalars = reader.scalars().clone();
     let metadata = reader.metadata().clone();

@@ -1,4 +1,5 @@
-//! Training loop: resume equals an uninterrupted run, NaN stops keep the last good
+//! Training loop (burn-train Learner): resume equals an uninterrupted run (and burn-train
+//! writes one metric-log folder per session), NaN stops keep the last good
 //! checkpoint, data-parallel equals single-device, identical runs write identical
 //! checkpoint bytes, corrupt files are named, budgets extend only on request.
 
@@ -48,6 +49,20 @@ fn an_interrupted_and_resumed_run_reaches_the_same_loss_curve() {
             i + 1
         );
     }
+    // burn-train's metric logs: one folder per session (the resumed run has two), a line
+    // per step at least.
+    let lines = |p: std::path::PathBuf| {
+        std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .lines()
+            .count()
+    };
+    let metrics = |dir: &std::path::Path, epoch: usize| dir.join(format!("train/epoch-{epoch}"));
+    for name in ["Loss.log", "Learning_Rate.log", "Throughput.log"] {
+        assert!(lines(metrics(a.path(), 1).join(name)) >= 6, "{name}");
+        assert!(lines(metrics(b.path(), 2).join(name)) >= 3, "{name}");
+    }
+    assert!(!metrics(a.path(), 2).exists());
     // The EMA differs from the raw weights after training.
     use burn::module::Module;
     let ema = full

@@ -232,7 +232,7 @@ pub fn save_safetensors<M: ModuleSnapshot>(
         path: path.to_path_buf(),
         message,
     };
-    let tmp = path.with_extension("safetensors.tmp");
+    let tmp = ifvit_data::fsio::tmp_path(path);
     let mut store = SafetensorsStore::from_file(&tmp)
         .with_to_adapter(BurnToPyTorchAdapter)
         .skip_enum_variants(true)
@@ -240,5 +240,8 @@ pub fn save_safetensors<M: ModuleSnapshot>(
     store
         .collect_from(model)
         .map_err(|e| file_err(format!("cannot write: {e}")))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_err(format!("cannot rename: {e}")))
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| file_err(format!("cannot flush {}: {e}", tmp.display())))?;
+    ifvit_data::fsio::commit(&tmp, path).map_err(|e| file_err(format!("cannot write: {e}")))
 }

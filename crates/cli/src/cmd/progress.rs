@@ -2,6 +2,8 @@
 
 use ifvit_train::TrainProgress;
 use ifvit_train::ablate::AblationProgress;
+use std::io::IsTerminal;
+
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 fn style(template: &str) -> ProgressStyle {
@@ -10,23 +12,33 @@ fn style(template: &str) -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-/// Bar over the optimizer steps of one run.
+/// Bar over the optimizer steps of one run; on a terminal, burn-train's dashboard instead.
 pub struct TrainBar {
     bar: ProgressBar,
+    dashboard: bool,
 }
 
 impl TrainBar {
     pub fn new(label: &str) -> Self {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4));
+        let dashboard = std::io::stdout().is_terminal();
+        let target = if dashboard {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr_with_hz(4)
+        };
+        let bar = ProgressBar::with_draw_target(Some(0), target);
         bar.set_style(style(
             "{prefix} [{bar:30}] {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
         ));
         bar.set_prefix(label.to_string());
-        Self { bar }
+        Self { bar, dashboard }
     }
 }
 
 impl TrainProgress for TrainBar {
+    fn dashboard(&self) -> bool {
+        self.dashboard
+    }
     fn start(&mut self, first: u64, total: u64) {
         self.bar.set_length(total);
         self.bar.set_position(first);

@@ -118,19 +118,9 @@ impl Manifest {
     }
 }
 
-/// `path.tmp` + fsync + rename: readers see the old file or the new one, never a part.
+/// [`crate::fsio::write_atomic`]: readers see the old file or the new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
-    use std::io::Write;
-    let tmp = tmp_path(path);
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    crate::fsio::write_atomic(path, bytes).map_err(|e| io_err(&e.path)(e.source))
 }
 
-/// `shard-00001.safetensors` -> `shard-00001.safetensors.tmp`.
-pub fn tmp_path(path: &Path) -> std::path::PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".tmp");
-    p.into()
-}
+pub use crate::fsio::tmp_path;

@@ -1,5 +1,6 @@
 //! The generator: item `i` of a config with seed `s` is a pure function of `(s, i)`.
 
+use crate::seed::{GOLDEN_GAMMA, splitmix64};
 use image::RgbImage;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -25,18 +26,10 @@ pub struct ShapesItem {
     pub scene: Scene,
 }
 
-/// SplitMix64 finaliser: decorrelates nearby seeds and indices.
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The random stream of item `index` under `seed` (the `index`-th output of a SplitMix64
 /// stream seeded with `seed`, expanded by `StdRng`).
 pub fn item_rng(seed: u64, index: u64) -> StdRng {
-    let z = splitmix64(seed).wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let z = splitmix64(seed).wrapping_add(index.wrapping_mul(GOLDEN_GAMMA));
     StdRng::seed_from_u64(splitmix64(z))
 }
 

@@ -225,15 +225,9 @@ pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray, NpyDtype)]) -> Result<
     write_atomic(path, &buf.into_inner())
 }
 
-/// Writes through a temporary file in the same directory and renames it into place.
+/// [`ifvit_data::fsio::write_atomic`] (temporary file, fsync, rename) with this crate's error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FidError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
+    ifvit_data::fsio::write_atomic(path, bytes)
         .map_err(|e| FidError::file(path, format!("cannot write: {e}")))
 }
 
