@@ -258,6 +258,6 @@ mod tests {
         assert_eq!(c.vision.tower.num_hidden_layers, 24);
         assert_eq!((c.vision.image_size, c.vision.patch_size), (224, 14));
         assert_eq!(c.projection_dim, 768);
-        assert_eq!(c.grid(), 16);
+        assert_eq!(c.vision.grid(), 16);
     }
 }
