@@ -74,10 +74,14 @@ pub struct ArmResult {
     /// Exact alignment on the held-out prompts (`shapes` data only).
     pub alignment: Option<AlignmentReport>,
     pub sample_seconds: f64,
-    /// FID: not computed yet (needs the Inception network and real data; later issue).
+    /// FID of the guided evaluation samples against the shapes reference (`quality.fid`
+    /// has KID and the sample count); `None` with the reason in `quality.fid_absent`.
     pub fid: Option<f64>,
-    /// CLIP score: not computed yet (needs CLIP weights; later issue).
-    pub clip_score: Option<f64>,
+    /// CLIP score, or why it is absent (no CLIP weights on this machine).
+    pub clip_score: crate::eval_run::ClipField,
+    /// FID/KID and the attention-rank analysis (`arm_quality`).
+    #[serde(default)]
+    pub quality: crate::arm_quality::ArmQuality,
     /// The arm's run folder (config, loss log, checkpoints).
     pub run_dir: PathBuf,
 }
@@ -101,6 +105,11 @@ pub struct AblationResults {
     pub total_seconds: f64,
     pub machine: String,
     pub device: String,
+    /// The shapes FID reference and the seconds to load it and the Inception.
+    #[serde(default)]
+    pub fid_reference: Option<crate::quality::ReferenceInfo>,
+    #[serde(default)]
+    pub quality_setup_seconds: f64,
 }
 
 /// Short folder name of an arm.
@@ -258,6 +267,7 @@ pub fn ablate(
         _ => None,
     };
 
+    let quality = crate::arm_quality::QualityContext::open(cfg, device)?;
     let base_gmacs = forward_cost(&first_cfg).gmacs();
     let mut arms = Vec::new();
     for &fusion in &cfg.arms {
@@ -298,6 +308,7 @@ pub fn ablate(
         units += cfg.train.steps as f64;
         let ema = outcome.ema.clone();
 
+        let mut arm_quality = crate::arm_quality::ArmQuality::default();
         let (alignment, sample_seconds) = match &text {
             Some(tok) if scored => {
                 progress.phase(&format!("evaluate {name}"), cfg.eval.prompts as u64);
@@ -306,6 +317,7 @@ pub fn ablate(
                     progress.advance(d as u64, base + d as f64 * per_img, None)
                 })?;
                 units += eval_units;
+                arm_quality = quality.arm(&ema, tok, cfg, &name, &ev, &run_dir, device)?;
                 (Some(ev.report), ev.sample_seconds)
             }
             _ => (None, 0.0),
@@ -338,8 +350,9 @@ pub fn ablate(
             final_loss,
             alignment,
             sample_seconds,
-            fid: None,
-            clip_score: None,
+            fid: arm_quality.fid.as_ref().map(|f| f.fid),
+            clip_score: crate::eval_run::ClipField::no_weights(),
+            quality: arm_quality,
             run_dir,
         });
     }
@@ -365,6 +378,8 @@ pub fn ablate(
         total_seconds: t_start.elapsed().as_secs_f64(),
         machine: machine(),
         device: format!("{device:?}"),
+        fid_reference: quality.reference_info.clone(),
+        quality_setup_seconds: quality.setup_seconds,
     };
     crate::report::write_all(&results, cfg, out)?;
     progress.finish();

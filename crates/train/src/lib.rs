@@ -1,6 +1,8 @@
 //! Training, sampling and the fusion ablation.
 
 pub mod ablate;
+pub mod arm_quality;
+pub mod attention_rank;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
@@ -8,12 +10,15 @@ pub mod data;
 pub mod ema;
 pub mod error;
 pub mod eval;
+pub mod eval_run;
 pub mod load;
 pub mod lr;
 pub mod model;
 pub mod plot;
 pub mod preflight;
+pub mod quality;
 pub mod report;
+pub mod report_quality;
 pub mod runlock;
 pub mod sample;
 pub mod signals;
