@@ -269,3 +269,116 @@ fn bad_configs_and_outputs_are_reported_before_training() {
     );
     assert!(e.contains("does not look like a run folder"), "{e}");
 }
+
+/// `ifvit eval` (the cheap metrics; FID runs the Inception, too slow for a debug test) and
+/// `ifvit analyze attention` on a 2-step run, and their input errors.
+#[test]
+fn eval_and_attention_analysis_of_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let cfg = config(dir.path(), 2);
+    let (c, r) = (cfg.to_str().unwrap(), run.to_str().unwrap());
+    ok(ifvit()
+        .args(["train", "--config", c, "--out", r])
+        .output()
+        .unwrap());
+    let out = dir.path().join("e/eval.json");
+    ok(ifvit()
+        .args([
+            "eval",
+            "--checkpoint",
+            r,
+            "--metrics",
+            "clip,alignment",
+            "--n",
+            "6",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(j["sampling"]["n"], 6);
+    assert_eq!(j["sampling"]["sampler"], "ddim");
+    assert_eq!(j["alignment"]["overall"]["n"], 6);
+    assert!(
+        j["clip_score"]["absent"]
+            .as_str()
+            .unwrap()
+            .contains("--clip")
+    );
+    assert!(j["efficiency"]["params"].as_u64().unwrap() > 0);
+    assert!(j["efficiency"]["forward_gmacs"].as_f64().unwrap() > 0.0);
+    assert!(j["efficiency"]["train_images_per_s"].as_f64().unwrap() > 0.0);
+    assert!(j.get("fid").is_none());
+    assert!(dir.path().join("e/eval-grid.png").is_file());
+
+    let caps = dir.path().join("caps.txt");
+    std::fs::write(&caps, "a red circle\na blue square\n").unwrap();
+    let e = fails(
+        ifvit()
+            .args([
+                "eval",
+                "--checkpoint",
+                r,
+                "--metrics",
+                "alignment",
+                "--n",
+                "3",
+            ])
+            .args(["--captions", caps.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        e.contains("caps.txt") && e.contains("lower --n to 2"),
+        "{e}"
+    );
+    let e = fails(
+        ifvit()
+            .args([
+                "eval",
+                "--checkpoint",
+                r,
+                "--n",
+                "2",
+                "--metrics",
+                "alignment",
+            ])
+            .args(["--fusion", "intermediate-crossattn", "--c", "1", "--v", "1"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        e.contains("config.ron") && e.contains("--fusion early-concat"),
+        "{e}"
+    );
+
+    let att = dir.path().join("att");
+    ok(ifvit()
+        .args(["analyze", "attention", "--checkpoint", r, "--captions", "2"])
+        .args(["--timesteps", "100,900", "--out", att.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(att.join("attention_rank.json")).unwrap())
+            .unwrap();
+    // depth 2: in0, mid, out0, all joint for early concat; two timesteps each.
+    assert_eq!(j["rows"].as_array().unwrap().len(), 6);
+    assert!(att.join("attention_rank.png").is_file());
+    assert!(att.join("attention_rank.md").is_file());
+    let e = fails(
+        ifvit()
+            .args([
+                "analyze",
+                "attention",
+                "--checkpoint",
+                r,
+                "--timesteps",
+                "0",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(e.contains("--timesteps") && e.contains("1..=1000"), "{e}");
+}

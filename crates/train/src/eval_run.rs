@@ -278,11 +278,10 @@ pub fn evaluate_run(
     let cfg = &run.config;
     let fusion = cfg.arms[0];
     if let Some(expected) = req.expect_fusion {
-        check_fusion(
-            &run.checkpoint.dir.join("../../config.ron"),
-            fusion,
-            expected,
-        )?;
+        // RUN/checkpoints/step-N -> RUN/config.ron
+        let run_dir = run.checkpoint.dir.parent().and_then(Path::parent);
+        let config = run_dir.map_or_else(|| PathBuf::from("config.ron"), |d| d.join("config.ron"));
+        check_fusion(&config, fusion, expected)?;
     }
     let shapes = shapes_config(&cfg.data);
     let wants = |m: Metric| req.metrics.contains(&m);

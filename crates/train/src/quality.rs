@@ -174,31 +174,7 @@ pub fn shapes_reference(
     let path = dir.join(format!("{key}.npz"));
     let feats_path = dir.join(format!("{key}.features.npy"));
     if path.is_file() && feats_path.is_file() {
-        let bad = |p: &Path, e: &dyn std::fmt::Display| {
-            TrainError::Other(format!(
-                "cached FID reference {}: {e}; delete it (and {}) to recompute",
-                p.display(),
-                feats_path.display()
-            ))
-        };
-        let stats = FidStats::read_npz(&path).map_err(|e| bad(&path, &e))?;
-        let f = read_npy(&feats_path).map_err(|e| bad(&feats_path, &e))?;
-        if f.shape != [n, FEATURE_DIM] || stats.dim() != FEATURE_DIM || stats.n != n {
-            return Err(bad(
-                &feats_path,
-                &format!(
-                    "expected [{n}, {FEATURE_DIM}] features and {n}-sample statistics, found {:?} and n = {}",
-                    f.shape, stats.n
-                ),
-            ));
-        }
-        return Ok(Reference {
-            stats,
-            features: f.data,
-            path,
-            key,
-            cached: true,
-        });
+        return read_cached(&path, &feats_path, n, key);
     }
     let images = real_images(shapes, n)?;
     let features = inception.features(&images, device)?;
@@ -219,6 +195,41 @@ pub fn shapes_reference(
         path,
         key,
         cached: false,
+    })
+}
+
+/// A cached reference; anything wrong with it is an error naming the file (delete it to
+/// recompute).
+fn read_cached(
+    path: &Path,
+    feats_path: &Path,
+    n: usize,
+    key: String,
+) -> Result<Reference, TrainError> {
+    let bad = |p: &Path, e: &dyn std::fmt::Display| {
+        TrainError::Other(format!(
+            "cached FID reference {}: {e}; delete it (and {}) to recompute",
+            p.display(),
+            feats_path.display()
+        ))
+    };
+    let stats = FidStats::read_npz(path).map_err(|e| bad(path, &e))?;
+    let f = read_npy(feats_path).map_err(|e| bad(feats_path, &e))?;
+    if f.shape != [n, FEATURE_DIM] || stats.dim() != FEATURE_DIM || stats.n != n {
+        return Err(bad(
+            path,
+            &format!(
+                "expected {n}-sample statistics and [{n}, {FEATURE_DIM}] features, found n = {} and {:?}",
+                stats.n, f.shape
+            ),
+        ));
+    }
+    Ok(Reference {
+        stats,
+        features: f.data,
+        path: path.to_path_buf(),
+        key,
+        cached: true,
     })
 }
 
@@ -277,6 +288,41 @@ mod tests {
             ..s.clone()
         };
         assert_ne!(k, reference_key(&other, 100, "abc", "half-pixel"));
+    }
+
+    #[test]
+    fn a_broken_cached_reference_is_an_error_naming_the_file_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let (npz, npy) = (dir.path().join("k.npz"), dir.path().join("k.features.npy"));
+        let stats = FidStats {
+            mu: vec![0.0; 4],
+            sigma: vec![f64::NAN; 16],
+            n: 3,
+        };
+        stats.write_npz(&npz).unwrap();
+        let f = NpyArray {
+            shape: vec![3, 4],
+            data: vec![0.0; 12],
+        };
+        write_npy(&npy, &f, NpyDtype::F32).unwrap();
+        let e = read_cached(&npz, &npy, 3, "k".into())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("k.npz") && e.contains("NaN") && e.contains("delete it"),
+            "{e}"
+        );
+        let ok = FidStats {
+            sigma: vec![0.0; 16],
+            ..stats
+        };
+        ok.write_npz(&npz).unwrap();
+        let e = read_cached(&npz, &npy, 3, "k".into())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("[3, 4]") && e.contains("to recompute"), "{e}");
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub fn run(a: &EvalArgs, device: &Device) -> Result<()> {
         expect_fusion,
     };
     let out = evaluate_run(&run, &req, device, &mut |msg| eprintln!("{msg}"))?;
+    if let Some(dir) = a.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let grid = grid_path(&a.out);
     let k = out.images.len().min(16);
     ifvit_metrics::caption_grid(&out.images[..k], &out.captions[..k], k.min(8))
