@@ -354,6 +354,34 @@ fn eval_and_attention_analysis_of_a_run() {
         "{e}"
     );
 
+    // A config edited to another strategy than the weights hold.
+    let cfg_file = run.join("config.ron");
+    let saved = std::fs::read_to_string(&cfg_file).unwrap();
+    std::fs::write(
+        &cfg_file,
+        saved.replacen("EarlyConcat", "IntermediateCrossAttn(c: 1, v: 1)", 1),
+    )
+    .unwrap();
+    let e = fails(
+        ifvit()
+            .args([
+                "eval",
+                "--checkpoint",
+                r,
+                "--n",
+                "2",
+                "--metrics",
+                "alignment",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        e.contains("ema.bpk") && e.contains("config.ron") && e.contains("another strategy"),
+        "{e}"
+    );
+    std::fs::write(&cfg_file, saved).unwrap();
+
     let att = dir.path().join("att");
     ok(ifvit()
         .args(["analyze", "attention", "--checkpoint", r, "--captions", "2"])
