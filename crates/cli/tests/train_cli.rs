@@ -167,6 +167,15 @@ fn a_killed_run_resumes_to_the_same_loss_curve_and_samples() {
 fn the_ablation_writes_its_report() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), 3);
+    // With the attention-rank analysis (cheap); FID stays off (the Inception is too slow
+    // for a debug test).
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let text = text.replace(
+        "grid_prompts: 3, seed: 0)",
+        "grid_prompts: 3, seed: 0, attention_rank: true)",
+    );
+    assert!(text.contains("attention_rank: true"));
+    std::fs::write(&cfg, text).unwrap();
     let out = dir.path().join("abl");
     let stdout = ok(ifvit()
         .args(["ablate", "--config"])
@@ -196,7 +205,27 @@ fn the_ablation_writes_its_report() {
     let arms = json["arms"].as_array().unwrap();
     assert_eq!(arms.len(), 2);
     for a in arms {
-        assert!(a["fid"].is_null() && a["clip_score"].is_null());
+        assert!(a["fid"].is_null(), "{a}");
+        assert!(
+            a["quality"]["fid_absent"]
+                .as_str()
+                .unwrap()
+                .contains("fid_images is 0")
+        );
+        assert!(
+            a["clip_score"]["absent"]
+                .as_str()
+                .unwrap()
+                .contains("--clip")
+        );
+        let fig = a["quality"]["attention_rank_figure"].as_str().unwrap();
+        assert!(std::path::Path::new(fig).is_file(), "{fig}");
+        assert!(
+            a["quality"]["attention_rank_verdict"]
+                .as_str()
+                .unwrap()
+                .contains("effective rank")
+        );
         assert!(
             a["params"].as_u64().unwrap() > 0 && a["train_images_per_s"].as_f64().unwrap() > 0.0
         );
@@ -208,7 +237,26 @@ fn the_ablation_writes_its_report() {
     }
     assert_eq!(json["bounds"]["ceiling"]["overall"]["n"].as_u64(), Some(6));
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("not computed yet") && report.contains("untrained (noise)"));
+    assert!(
+        report.contains("FID/KID not computed: disabled") && report.contains("untrained (noise)")
+    );
+    assert!(
+        report.contains("arms/early-concat/attention-rank/attention_rank.png"),
+        "{report}"
+    );
+    // Every CSV row has the header's columns.
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    // Commas outside quoted fields (arm names hold commas).
+    let cols = |l: &str| {
+        l.split('"')
+            .step_by(2)
+            .map(|p| p.matches(',').count())
+            .sum::<usize>()
+    };
+    let header = cols(csv.lines().next().unwrap());
+    for l in csv.lines() {
+        assert_eq!(cols(l), header, "{l}");
+    }
     assert!(
         report.contains("| real images, another caption (chance) |"),
         "{report}"

@@ -252,6 +252,7 @@ pub fn lines(
         }
         chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
             .label_font(font(16.0))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)

@@ -64,7 +64,7 @@ pub fn csv(r: &AblationResults) -> String {
         for (label, rep) in [("ceiling", &b.ceiling), ("chance", &b.chance)] {
             let _ = writeln!(
                 s,
-                "real images ({label}),,,,0,,,,,,{},,",
+                "real images ({label}),,,,0,,,,,,{},,,,,",
                 fractions(Some(&rep.overall))
             );
         }
@@ -72,7 +72,7 @@ pub fn csv(r: &AblationResults) -> String {
     if let Some(c) = &r.chance {
         let _ = writeln!(
             s,
-            "untrained (noise),,,,0,,,,,,{},,",
+            "untrained (noise),,,,0,,,,,,{},,,,,",
             fractions(Some(&c.overall))
         );
     }

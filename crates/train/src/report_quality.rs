@@ -41,7 +41,8 @@ pub fn markdown(r: &AblationResults) -> String {
              samples per arm (the first prompts of each aspect of the alignment set; w = {}) \
              against {} (Inception `{}`..., resize {}; cached as `{}`). With so few samples \
              FID is strongly biased upwards: compare arms with each other, not with published \
-             numbers; KID is unbiased.\n",
+             numbers; KID is unbiased. KID's subsets hold min(n, 1000) samples, so with \
+             n below 1000 every subset is the whole set and its std is 0.\n",
             r.guidance,
             reference.source,
             &reference.inception_sha256[..12.min(reference.inception_sha256.len())],
