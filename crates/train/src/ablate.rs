@@ -267,6 +267,9 @@ pub fn ablate(
         _ => None,
     };
 
+    if cfg.eval.fid_images > 0 {
+        progress.phase("FID Inception and reference statistics", 1);
+    }
     let quality = crate::arm_quality::QualityContext::open(cfg, device)?;
     let base_gmacs = forward_cost(&first_cfg).gmacs();
     let mut arms = Vec::new();
@@ -317,6 +320,7 @@ pub fn ablate(
                     progress.advance(d as u64, base + d as f64 * per_img, None)
                 })?;
                 units += eval_units;
+                progress.phase(&format!("FID/KID and attention rank {name}"), 1);
                 arm_quality = quality.arm(&ema, tok, cfg, &name, &ev, &run_dir, device)?;
                 (Some(ev.report), ev.sample_seconds)
             }
