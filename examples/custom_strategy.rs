@@ -184,6 +184,10 @@ fn experiment(steps: u64) -> ExperimentConfig {
             batch_size: 8,
             grid_prompts: 4,
             seed: 0,
+            // FID needs the Inception weights and minutes of CPU; the attention-rank probe
+            // needs a strategy that implements `JointBlock::text_attention`. Off here.
+            fid_images: 0,
+            attention_rank: false,
         },
     }
 }

@@ -54,6 +54,11 @@ enum Command {
     Train(cmd::train::TrainArgs),
     /// Sample images from a trained run.
     Sample(cmd::sample::SampleArgs),
+    /// FID/KID, CLIP score, alignment and efficiency of a trained run, as eval.json.
+    Eval(cmd::eval::EvalArgs),
+    /// Analyses of a trained run (`ifvit analyze attention --checkpoint DIR`).
+    #[command(subcommand)]
+    Analyze(cmd::analyze::AnalyzeCommand),
     /// Train every fusion arm of a config, evaluate, write a report (the main job).
     Ablate(cmd::ablate::AblateArgs),
     /// Convert a checkpoint of another layout (`--from released-fusion`) to ifvit's.
@@ -132,6 +137,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => cmd::train::run(a, &device),
         Command::Sample(a) => cmd::sample::run(a, &device),
         Command::Ablate(a) => cmd::ablate::run(a, &device),
+        Command::Eval(a) => cmd::eval::run(a, &device),
+        Command::Analyze(c) => cmd::analyze::run(c, &device),
         Command::EncodeText(a) => cmd::encode_text::run(a, &device),
         Command::Assets(c) => cmd::assets::run(c),
         Command::FidFeatures(a) => cmd::fid::run_features(a, &device),

@@ -167,6 +167,15 @@ fn a_killed_run_resumes_to_the_same_loss_curve_and_samples() {
 fn the_ablation_writes_its_report() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), 3);
+    // With the attention-rank analysis (cheap); FID stays off (the Inception is too slow
+    // for a debug test).
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let text = text.replace(
+        "grid_prompts: 3, seed: 0)",
+        "grid_prompts: 3, seed: 0, attention_rank: true)",
+    );
+    assert!(text.contains("attention_rank: true"));
+    std::fs::write(&cfg, text).unwrap();
     let out = dir.path().join("abl");
     let stdout = ok(ifvit()
         .args(["ablate", "--config"])
@@ -196,7 +205,27 @@ fn the_ablation_writes_its_report() {
     let arms = json["arms"].as_array().unwrap();
     assert_eq!(arms.len(), 2);
     for a in arms {
-        assert!(a["fid"].is_null() && a["clip_score"].is_null());
+        assert!(a["fid"].is_null(), "{a}");
+        assert!(
+            a["quality"]["fid_absent"]
+                .as_str()
+                .unwrap()
+                .contains("fid_images is 0")
+        );
+        assert!(
+            a["clip_score"]["absent"]
+                .as_str()
+                .unwrap()
+                .contains("--clip")
+        );
+        let fig = a["quality"]["attention_rank_figure"].as_str().unwrap();
+        assert!(std::path::Path::new(fig).is_file(), "{fig}");
+        assert!(
+            a["quality"]["attention_rank_verdict"]
+                .as_str()
+                .unwrap()
+                .contains("effective rank")
+        );
         assert!(
             a["params"].as_u64().unwrap() > 0 && a["train_images_per_s"].as_f64().unwrap() > 0.0
         );
@@ -208,7 +237,26 @@ fn the_ablation_writes_its_report() {
     }
     assert_eq!(json["bounds"]["ceiling"]["overall"]["n"].as_u64(), Some(6));
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("not computed yet") && report.contains("untrained (noise)"));
+    assert!(
+        report.contains("FID/KID not computed: disabled") && report.contains("untrained (noise)")
+    );
+    assert!(
+        report.contains("arms/early-concat/attention-rank/attention_rank.png"),
+        "{report}"
+    );
+    // Every CSV row has the header's columns.
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    // Commas outside quoted fields (arm names hold commas).
+    let cols = |l: &str| {
+        l.split('"')
+            .step_by(2)
+            .map(|p| p.matches(',').count())
+            .sum::<usize>()
+    };
+    let header = cols(csv.lines().next().unwrap());
+    for l in csv.lines() {
+        assert_eq!(cols(l), header, "{l}");
+    }
     assert!(
         report.contains("| real images, another caption (chance) |"),
         "{report}"
@@ -268,4 +316,145 @@ fn bad_configs_and_outputs_are_reported_before_training() {
             .unwrap(),
     );
     assert!(e.contains("does not look like a run folder"), "{e}");
+}
+
+/// `ifvit eval` (the cheap metrics; FID runs the Inception, too slow for a debug test) and
+/// `ifvit analyze attention` on a 2-step run, and their input errors.
+#[test]
+fn eval_and_attention_analysis_of_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let cfg = config(dir.path(), 2);
+    let (c, r) = (cfg.to_str().unwrap(), run.to_str().unwrap());
+    ok(ifvit()
+        .args(["train", "--config", c, "--out", r])
+        .output()
+        .unwrap());
+    let out = dir.path().join("e/eval.json");
+    ok(ifvit()
+        .args([
+            "eval",
+            "--checkpoint",
+            r,
+            "--metrics",
+            "clip,alignment",
+            "--n",
+            "6",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(j["sampling"]["n"], 6);
+    assert_eq!(j["sampling"]["sampler"], "ddim");
+    assert_eq!(j["alignment"]["overall"]["n"], 6);
+    assert!(
+        j["clip_score"]["absent"]
+            .as_str()
+            .unwrap()
+            .contains("--clip")
+    );
+    assert!(j["efficiency"]["params"].as_u64().unwrap() > 0);
+    assert!(j["efficiency"]["forward_gmacs"].as_f64().unwrap() > 0.0);
+    assert!(j["efficiency"]["train_images_per_s"].as_f64().unwrap() > 0.0);
+    assert!(j.get("fid").is_none());
+    assert!(dir.path().join("e/eval-grid.png").is_file());
+
+    let caps = dir.path().join("caps.txt");
+    std::fs::write(&caps, "a red circle\na blue square\n").unwrap();
+    let e = fails(
+        ifvit()
+            .args([
+                "eval",
+                "--checkpoint",
+                r,
+                "--metrics",
+                "alignment",
+                "--n",
+                "3",
+            ])
+            .args(["--captions", caps.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        e.contains("caps.txt") && e.contains("lower --n to 2"),
+        "{e}"
+    );
+    let e = fails(
+        ifvit()
+            .args([
+                "eval",
+                "--checkpoint",
+                r,
+                "--n",
+                "2",
+                "--metrics",
+                "alignment",
+            ])
+            .args(["--fusion", "intermediate-crossattn", "--c", "1", "--v", "1"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        e.contains("config.ron") && e.contains("--fusion early-concat"),
+        "{e}"
+    );
+
+    // A config edited to another strategy than the weights hold.
+    let cfg_file = run.join("config.ron");
+    let saved = std::fs::read_to_string(&cfg_file).unwrap();
+    std::fs::write(
+        &cfg_file,
+        saved.replacen("EarlyConcat", "IntermediateCrossAttn(c: 1, v: 1)", 1),
+    )
+    .unwrap();
+    let e = fails(
+        ifvit()
+            .args([
+                "eval",
+                "--checkpoint",
+                r,
+                "--n",
+                "2",
+                "--metrics",
+                "alignment",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        e.contains("ema.bpk") && e.contains("config.ron") && e.contains("another strategy"),
+        "{e}"
+    );
+    std::fs::write(&cfg_file, saved).unwrap();
+
+    let att = dir.path().join("att");
+    ok(ifvit()
+        .args(["analyze", "attention", "--checkpoint", r, "--captions", "2"])
+        .args(["--timesteps", "100,900", "--out", att.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(att.join("attention_rank.json")).unwrap())
+            .unwrap();
+    // depth 2: in0, mid, out0, all joint for early concat; two timesteps each.
+    assert_eq!(j["rows"].as_array().unwrap().len(), 6);
+    assert!(att.join("attention_rank.png").is_file());
+    assert!(att.join("attention_rank.md").is_file());
+    let e = fails(
+        ifvit()
+            .args([
+                "analyze",
+                "attention",
+                "--checkpoint",
+                r,
+                "--timesteps",
+                "0",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(e.contains("--timesteps") && e.contains("1..=1000"), "{e}");
 }

@@ -23,6 +23,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::block::{Block, BlockDims};
+use crate::probe::TextAttention;
 use crate::strategies::{
     Concat, CrossAttn, CrossBlock, MmditBlock, MmditJoint, PixArtBlock, PixArtCrossAttn,
 };
@@ -262,6 +263,15 @@ impl JointBlock for FusionBlock {
             FusionBlock::CrossAttn(b) => b.forward(s, skip),
             FusionBlock::PixArt(b) => b.forward(s, skip),
             FusionBlock::Mmdit(b) => b.forward(s, skip),
+        }
+    }
+
+    fn text_attention(&self, s: &Streams, skip: Option<&Streams>) -> Option<TextAttention> {
+        match self {
+            FusionBlock::Concat(b) => JointBlock::text_attention(b, s, skip),
+            FusionBlock::CrossAttn(b) => b.text_attention(s, skip),
+            FusionBlock::PixArt(b) => b.text_attention(s, skip),
+            FusionBlock::Mmdit(b) => b.text_attention(s, skip),
         }
     }
 }

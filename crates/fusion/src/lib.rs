@@ -13,6 +13,7 @@
 //!   dispatches to the one it names;
 //! * [`Block`]: the pre-LN U-ViT transformer block, and the attention layers;
 //! * [`FusionLayer`]: one fusion block to drop into your own burn model;
+//! * [`probe`]: opt-in capture of a joint block's text-to-image attention (analysis);
 //! * [`state`]: reading and writing named tensors in safetensors files.
 
 pub mod attention;
@@ -21,6 +22,7 @@ pub mod fusion;
 pub mod init;
 pub mod layer;
 pub mod mlp;
+pub mod probe;
 pub mod state;
 pub mod strategies;
 pub mod strategy;
@@ -29,6 +31,7 @@ pub mod stream;
 pub use block::{Block, BlockDims};
 pub use fusion::{Fusion, FusionBlock};
 pub use layer::FusionLayer;
+pub use probe::TextAttention;
 pub use strategies::{Concat, CrossAttn, MmditJoint, PixArtCrossAttn};
 pub use strategy::{
     DEFAULT_C, DEFAULT_V, FusionError, FusionStrategy, JointBlock, JointCost, JointSlot, Placement,

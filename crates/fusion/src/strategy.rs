@@ -22,6 +22,7 @@ use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Device;
 
 use crate::block::BlockDims;
+use crate::probe::TextAttention;
 use crate::stream::Streams;
 
 /// The paper's released default for the intermediate strategies.
@@ -123,6 +124,13 @@ pub trait JointBlock: Module + ModuleDisplay {
     /// `s`: the streams entering the block; `skip`: the streams the matching in-block put
     /// out (out-blocks of the U only). Returns the streams leaving the block.
     fn forward(&self, s: Streams, skip: Option<Streams>) -> Streams;
+
+    /// Analysis only (never called by `forward`): the text-to-image attention this block
+    /// computes on the same inputs (see [`crate::probe`]). `None` for a block without a
+    /// probe; the analysis then skips it.
+    fn text_attention(&self, _s: &Streams, _skip: Option<&Streams>) -> Option<TextAttention> {
+        None
+    }
 }
 
 /// Cost of one joint block (per sample).

@@ -32,11 +32,13 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 pub use crate::arm::Arm;
+use crate::arm_quality::{ArmQuality, QualityContext};
 use crate::checkpoint::{CheckpointDir, io_err, write_atomic};
 use crate::config::{DataConfig, ExperimentConfig};
 use crate::data::{TrainData, shapes_config};
 use crate::error::TrainError;
-use crate::eval::evaluate;
+use crate::eval::{EvalOutcome, evaluate};
+use crate::eval_run::ClipField;
 use crate::model::TextToImage;
 use crate::sample::{SampleSettings, sample_prompts};
 use crate::text::TextSide;
@@ -80,10 +82,14 @@ pub struct ArmResult {
     /// Exact alignment on the held-out prompts (`shapes` data only).
     pub alignment: Option<AlignmentReport>,
     pub sample_seconds: f64,
-    /// FID: not computed yet (needs the Inception network and real data; later issue).
+    /// FID of the guided evaluation samples against the shapes reference (`quality.fid`
+    /// has KID and the sample count); `None` with the reason in `quality.fid_absent`.
     pub fid: Option<f64>,
-    /// CLIP score: not computed yet (needs CLIP weights; later issue).
-    pub clip_score: Option<f64>,
+    /// CLIP score, or why it is absent (no CLIP weights on this machine).
+    pub clip_score: crate::eval_run::ClipField,
+    /// FID/KID and the attention-rank analysis (`arm_quality`).
+    #[serde(default)]
+    pub quality: crate::arm_quality::ArmQuality,
     /// The arm's run folder (config, loss log, checkpoints).
     pub run_dir: PathBuf,
 }
@@ -107,6 +113,11 @@ pub struct AblationResults {
     pub total_seconds: f64,
     pub machine: String,
     pub device: String,
+    /// The shapes FID reference and the seconds to load it and the Inception.
+    #[serde(default)]
+    pub fid_reference: Option<crate::quality::ReferenceInfo>,
+    #[serde(default)]
+    pub quality_setup_seconds: f64,
 }
 
 /// Short folder name of an arm.
@@ -228,6 +239,8 @@ pub fn ablate_arms(
         total_seconds: t_start.elapsed().as_secs_f64(),
         machine: machine(),
         device: format!("{device:?}"),
+        fid_reference: ab.quality.reference_info.clone(),
+        quality_setup_seconds: ab.quality.setup_seconds,
     };
     crate::report::write_all(&results, cfg, out)?;
     ab.progress.finish();
@@ -328,6 +341,8 @@ pub(crate) struct Ablation<'a> {
     /// GMACs of the first arm (the report's ratio column).
     base_gmacs: f64,
     grid: Grids,
+    /// The FID Inception and shapes reference (or why not), loaded once.
+    quality: QualityContext,
 }
 
 impl<'a> Ablation<'a> {
@@ -348,6 +363,10 @@ impl<'a> Ablation<'a> {
         } else {
             Vec::new()
         };
+        if cfg.eval.fid_images > 0 {
+            progress.phase("FID Inception and reference statistics", 1);
+        }
+        let quality = QualityContext::open(cfg, device)?;
         let settings = SampleSettings {
             schedule: NoiseSchedule::new(cfg.diffusion.schedule, cfg.diffusion.num_steps)?,
             prediction: cfg.diffusion.prediction,
@@ -376,6 +395,7 @@ impl<'a> Ablation<'a> {
                 images: Vec::new(),
                 labels: Vec::new(),
             },
+            quality,
         })
     }
 
@@ -392,15 +412,14 @@ impl<'a> Ablation<'a> {
         self.eval_units() + arms as f64 * (self.cfg.train.steps as f64 + self.eval_units())
     }
 
-    /// Alignment of `model` on the held-out prompts (`None` unless `shapes`), and the seconds
-    /// spent sampling.
+    /// Samples and scores `model` on the held-out prompts (`None` unless `shapes`).
     fn score<S: FusionStrategy>(
         &mut self,
         model: &TextToImage<S>,
         phase: &str,
-    ) -> Result<(Option<AlignmentReport>, f64), TrainError> {
+    ) -> Result<Option<EvalOutcome>, TrainError> {
         let Some(tok) = self.text.as_ref().filter(|_| self.scored) else {
-            return Ok((None, 0.0));
+            return Ok(None);
         };
         self.progress.phase(phase, self.cfg.eval.prompts as u64);
         let (base, per_img, progress) = (self.units, self.per_img, &mut *self.progress);
@@ -408,7 +427,7 @@ impl<'a> Ablation<'a> {
             progress.advance(d as u64, base + d as f64 * per_img, None)
         })?;
         self.units += self.eval_units();
-        Ok((Some(ev.report), ev.sample_seconds))
+        Ok(Some(ev))
     }
 
     /// Chance level: an untrained model of `strategy`, sampled and scored like the arms.
@@ -418,7 +437,9 @@ impl<'a> Ablation<'a> {
     ) -> Result<Option<AlignmentReport>, TrainError> {
         let ucfg = self.cfg.uvit_with(strategy)?;
         let untrained = TextToImage::seeded(&ucfg, self.vocab, self.device, self.cfg.train.seed)?;
-        let (report, _) = self.score(&untrained, "chance: untrained model")?;
+        let report = self
+            .score(&untrained, "chance: untrained model")?
+            .map(|ev| ev.report);
         self.grid
             .draw(&untrained, self.text.as_ref(), "untrained", self.device)?;
         Ok(report)
@@ -467,7 +488,16 @@ impl<'a> Ablation<'a> {
         let ucfg = self.cfg.uvit_with(strategy.clone())?;
         let outcome = self.train(strategy, arm)?;
         let ema = &outcome.ema;
-        let (alignment, sample_seconds) = self.score(ema, &format!("evaluate {}", arm.name))?;
+        let run_dir = self.out.join("arms").join(&arm.slug);
+        let ev = self.score(ema, &format!("evaluate {}", arm.name))?;
+        let mut quality = ArmQuality::default();
+        if let (Some(ev), Some(tok)) = (&ev, &self.text) {
+            self.progress
+                .phase(&format!("FID/KID and attention rank {}", arm.name), 1);
+            quality = self
+                .quality
+                .arm(ema, tok, self.cfg, &arm.name, ev, &run_dir, self.device)?;
+        }
         let images = self
             .grid
             .draw(ema, self.text.as_ref(), &arm.slug, self.device)?;
@@ -485,9 +515,9 @@ impl<'a> Ablation<'a> {
             self.cfg.train.batch_size,
             gmacs,
             gmacs / self.base_gmacs,
-            alignment,
-            sample_seconds,
-            self.out.join("arms").join(&arm.slug),
+            ev,
+            quality,
+            run_dir,
         ))
     }
 }
@@ -500,10 +530,12 @@ fn arm_result<S: FusionStrategy>(
     batch_size: usize,
     gmacs: f64,
     gmacs_ratio_to_first_arm: f64,
-    alignment: Option<AlignmentReport>,
-    sample_seconds: f64,
+    ev: Option<EvalOutcome>,
+    quality: ArmQuality,
     run_dir: PathBuf,
 ) -> ArmResult {
+    let (alignment, sample_seconds) =
+        ev.map_or((None, 0.0), |ev| (Some(ev.report), ev.sample_seconds));
     let n = outcome.losses.len();
     let tail = &outcome.losses[n - (n / 10).max(1).min(n)..];
     let final_loss = tail.iter().map(|l| l.1).sum::<f64>() / tail.len().max(1) as f64;
@@ -523,8 +555,9 @@ fn arm_result<S: FusionStrategy>(
         final_loss,
         alignment,
         sample_seconds,
-        fid: None,
-        clip_score: None,
+        fid: quality.fid.as_ref().map(|f| f.fid),
+        clip_score: ClipField::no_weights(),
+        quality,
         run_dir,
     }
 }

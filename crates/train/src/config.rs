@@ -192,6 +192,13 @@ pub struct EvalConfig {
     /// Prompts shown in the sample grid of every arm (the same for all arms).
     pub grid_prompts: usize,
     pub seed: u64,
+    /// Evaluation samples per arm scored with FID/KID against `fid_images` real `shapes`
+    /// images (0: off). Taken from the `prompts` samples: nothing extra is sampled.
+    #[serde(default)]
+    pub fid_images: usize,
+    /// Run the attention-rank analysis on every arm (`shapes` data).
+    #[serde(default)]
+    pub attention_rank: bool,
 }
 
 impl ExperimentConfig {
@@ -459,6 +466,7 @@ impl ExperimentConfig {
         int("eval.prompts", e.prompts as u64, 0, 1_000_000)?;
         int("eval.batch_size", e.batch_size as u64, 1, 4096)?;
         int("eval.grid_prompts", e.grid_prompts as u64, 0, 1024)?;
+        int("eval.fid_images", e.fid_images as u64, 0, e.prompts as u64)?;
         Ok(())
     }
 

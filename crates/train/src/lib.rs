@@ -2,6 +2,8 @@
 
 pub mod ablate;
 pub mod arm;
+pub mod arm_quality;
+pub mod attention_rank;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
@@ -9,6 +11,7 @@ pub mod data;
 pub mod ema;
 pub mod error;
 pub mod eval;
+pub mod eval_run;
 mod learner;
 pub mod load;
 pub mod losslog;
@@ -16,7 +19,9 @@ pub mod lr;
 pub mod model;
 pub mod plot;
 pub mod preflight;
+pub mod quality;
 pub mod report;
+pub mod report_quality;
 pub mod runlock;
 pub mod sample;
 pub mod signals;

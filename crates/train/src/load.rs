@@ -6,7 +6,7 @@ use burn::tensor::Device;
 use ifvit_data::tokenizer::word::WordTokenizer;
 use ifvit_fusion::{Fusion, FusionStrategy};
 
-use crate::checkpoint::{Checkpoint, CheckpointDir, CheckpointError, io_err};
+use crate::checkpoint::{Checkpoint, CheckpointDir, CheckpointError};
 use crate::config::{DataConfig, ExperimentConfig};
 use crate::data::{fashion_vocabulary, text_side};
 use crate::error::TrainError;
@@ -89,6 +89,7 @@ pub fn load_run_with<S: FusionStrategy>(
 ) -> Result<LoadedRun<S>, TrainError> {
     let (run, ck) = locate(path)?;
     let config = ExperimentConfig::load(&run.join("config.ron"))?;
+    let fusion = strategy.name();
     let ucfg = config.uvit_with(strategy)?;
     let text = match text_side(&config.text_encoder, &ucfg, device)? {
         Some(frozen) => frozen,
@@ -99,8 +100,20 @@ pub fn load_run_with<S: FusionStrategy>(
     };
     let model = TextToImage::new(&ucfg, text.vocab_size(), device)?;
     let name = if ema { "ema.bpk" } else { "model.bpk" };
-    let model = load_module(model, ck.read(name)?)
-        .map_err(|e| TrainError::Checkpoint(io_err(&ck.dir.join(name), e)))?;
+    let model = load_module(model, ck.read(name)?).map_err(|e| {
+        let mut why = e.to_string();
+        if why.len() > 240 {
+            why.truncate(why.char_indices().nth(240).map_or(why.len(), |(i, _)| i));
+            why.push_str("...");
+        }
+        TrainError::Data(format!(
+            "{}: the weights do not fit the model that {} describes (strategy `{fusion}`): \
+             {why}. The checkpoint holds another strategy or size than its config says; \
+             restore the run's config.ron or point --checkpoint at a run of `{fusion}`",
+            ck.dir.join(name).display(),
+            run.join("config.ron").display(),
+        ))
+    })?;
     Ok(LoadedRun {
         config,
         model,

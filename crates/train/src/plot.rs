@@ -1,4 +1,5 @@
-//! Report plots (PNG): loss curves, alignment vs forward cost, training throughput.
+//! Report plots (PNG): loss curves, alignment vs forward cost, training throughput, line
+//! plots (attention rank by block depth).
 //!
 //! Drawn with plotters into a pixel buffer, text in DejaVu Sans (embedded; licence beside
 //! it in `assets/`), encoded with `image`. No system fonts are needed.
@@ -192,6 +193,71 @@ pub fn scatter(
                 )))
                 .map_err(|e| err(path, e))?;
         }
+        root.present().map_err(|e| err(path, e))?;
+    }
+    save(buf, path)
+}
+
+/// One line with markers per series `(name, [(x, y)])`; gaps (missing x) are not bridged
+/// when `points` of a series are split into runs by the caller.
+pub fn lines(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    path: &Path,
+) -> Result<(), TrainError> {
+    let mut buf = vec![255u8; (W * H * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(path, e))?;
+        let pts = || series.iter().flat_map(|s| s.1.iter().copied());
+        let (x0, x1) = pts().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+        let (x0, x1) = if x0 <= x1 {
+            (x0 - 0.5, x1 + 0.5)
+        } else {
+            (0.0, 1.0)
+        };
+        let y_max = pts()
+            .map(|p| p.1)
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, font(24.0))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d(x0..x1, 0.0..(y_max * 1.15).max(1e-3))
+            .map_err(|e| err(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .label_style(font(15.0))
+            .axis_desc_style(font(17.0))
+            .draw()
+            .map_err(|e| err(path, e))?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let c = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+                .map_err(|e| err(path, e))?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 5, c.filled())))
+                .map_err(|e| err(path, e))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .label_font(font(16.0))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(path, e))?;
         root.present().map_err(|e| err(path, e))?;
     }
     save(buf, path)

@@ -58,13 +58,13 @@ fn fractions(a: Option<&AspectMeans>) -> String {
 pub fn csv(r: &AblationResults) -> String {
     let mut s = String::from(
         "arm,params,gmacs,gmacs_ratio,train_steps,batch,train_seconds,train_img_per_s,step_ms,final_loss,\
-         count,colour,shape,relation,all_correct,fid,clip_score\n",
+         count,colour,shape,relation,all_correct,fid,clip_score,kid,kid_std,fid_n\n",
     );
     if let Some(b) = &r.bounds {
         for (label, rep) in [("ceiling", &b.ceiling), ("chance", &b.chance)] {
             let _ = writeln!(
                 s,
-                "real images ({label}),,,,0,,,,,,{},,",
+                "real images ({label}),,,,0,,,,,,{},,,,,",
                 fractions(Some(&rep.overall))
             );
         }
@@ -72,14 +72,14 @@ pub fn csv(r: &AblationResults) -> String {
     if let Some(c) = &r.chance {
         let _ = writeln!(
             s,
-            "untrained (noise),,,,0,,,,,,{},,",
+            "untrained (noise),,,,0,,,,,,{},,,,,",
             fractions(Some(&c.overall))
         );
     }
     for x in &r.arms {
         let _ = writeln!(
             s,
-            "\"{}\",{},{:.5},{:.4},{},{},{:.1},{:.2},{:.2},{:.5},{},{},{}",
+            "\"{}\",{},{:.5},{:.4},{},{},{:.1},{:.2},{:.2},{:.5},{},{},{},{}",
             x.arm,
             x.params,
             x.gmacs,
@@ -92,7 +92,11 @@ pub fn csv(r: &AblationResults) -> String {
             x.final_loss,
             fractions(x.alignment.as_ref().map(|a| &a.overall)),
             x.fid.map(|v| v.to_string()).unwrap_or_default(),
-            x.clip_score.map(|v| v.to_string()).unwrap_or_default(),
+            x.clip_score
+                .hessel()
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            crate::report_quality::csv_cells(&x.quality),
         );
     }
     s
@@ -210,13 +214,7 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
             );
         }
     }
-    let _ = writeln!(s, "## Not computed yet\n");
-    let _ = writeln!(
-        s,
-        "FID and CLIP score are not computed yet: they need the Inception-v3 and CLIP networks \
-         and real images (a later issue). `results.json` has the fields `fid` and `clip_score` \
-         (null for now) so the schema does not change when they arrive.\n"
-    );
+    s.push_str(&crate::report_quality::markdown(r));
     let _ = writeln!(s, "## Figures\n");
     let _ = writeln!(s, "![loss](loss.png)\n");
     if r.chance.is_some() {

@@ -62,6 +62,8 @@ pub fn tiny() -> ExperimentConfig {
             batch_size: 3,
             grid_prompts: 2,
             seed: 0,
+            fid_images: 0,
+            attention_rank: false,
         },
     }
 }

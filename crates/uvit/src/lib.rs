@@ -31,7 +31,7 @@ pub use config::{ConfigError, PRESETS, Preset, UViTConfig};
 pub use convert::{ConvertError, from_released_fusion};
 pub use cost::{BlockCost, Cost, forward_cost, param_count};
 pub use layout::TokenLayout;
-pub use model::{UBlock, UViT};
+pub use model::{BlockProbe, UBlock, UViT};
 
 use burn::tensor::Device;
 use ifvit_fusion::FusionStrategy;

@@ -16,7 +16,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{LayerNorm, Linear, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 use ifvit_fusion::init::{INIT_STD, layer_norm, linear, norm, trunc_normal};
-use ifvit_fusion::{Block, Fusion, FusionStrategy, JointBlock, JointSlot, Plan, Role, Streams};
+use ifvit_fusion::{
+    Block, Fusion, FusionStrategy, JointBlock, JointSlot, Plan, Role, Streams, TextAttention,
+};
 
 use crate::config::{ConfigError, UViTConfig};
 use crate::embed::{PatchEmbed, timestep_embedding, unpatchify};
@@ -41,6 +43,35 @@ impl<J: JointBlock> UBlock<J> {
                 s
             }
             UBlock::Joint(j) => j.forward(s, skip),
+        }
+    }
+}
+
+/// One block's text-to-image attention, from [`UViT::forward_with_attention`].
+#[derive(Clone, Debug)]
+pub struct BlockProbe {
+    /// Position in execution order: in-blocks, mid, out-blocks (text-only blocks not counted).
+    pub index: usize,
+    pub role: Role,
+    /// `None` for image-only blocks and for joint blocks of a strategy without a probe.
+    pub attention: Option<TextAttention>,
+}
+
+impl BlockProbe {
+    fn of<J: JointBlock>(
+        index: usize,
+        blk: &UBlock<J>,
+        s: &Streams,
+        skip: Option<&Streams>,
+    ) -> Self {
+        let (role, attention) = match blk {
+            UBlock::Image(_) => (Role::ImageOnly, None),
+            UBlock::Joint(j) => (Role::Joint, j.text_attention(s, skip)),
+        };
+        Self {
+            index,
+            role,
+            attention,
         }
     }
 }
@@ -140,6 +171,32 @@ impl<S: FusionStrategy> UViT<S> {
     ///
     /// Returns `[batch, in_chans, img, img]`.
     pub fn forward(&self, x: Tensor<4>, t: Tensor<1>, context: Tensor<3>) -> Tensor<4> {
+        self.run(x, t, context, None)
+    }
+
+    /// [`UViT::forward`], also capturing every block's text-to-image attention (analysis
+    /// only: the probes recompute each joint block's attention with plain tensor ops).
+    /// Returns the prediction and one [`BlockProbe`] per block in execution order (in-blocks,
+    /// mid, out-blocks; text-only blocks not counted).
+    pub fn forward_with_attention(
+        &self,
+        x: Tensor<4>,
+        t: Tensor<1>,
+        context: Tensor<3>,
+    ) -> (Tensor<4>, Vec<BlockProbe>) {
+        let mut probes = Vec::new();
+        let out = self.run(x, t, context, Some(&mut probes));
+        (out, probes)
+    }
+
+    /// The forward pass; `probes`: where to record each block's attention (analysis).
+    fn run(
+        &self,
+        x: Tensor<4>,
+        t: Tensor<1>,
+        context: Tensor<3>,
+        mut probes: Option<&mut Vec<BlockProbe>>,
+    ) -> Tensor<4> {
         let cfg = &self.config;
         let rows = self.token_layout();
         let pos = self.pos_embed.val(); // [1, T, D]
@@ -154,13 +211,22 @@ impl<S: FusionStrategy> UViT<S> {
 
         let mut s = Streams::new(Tensor::cat(vec![image, time], 1), text); // h: [B, Np+1, D]
         let mut skips = Vec::with_capacity(self.in_blocks.len());
+        let mut record = |blk: &UBlock<S::Block>, s: &Streams, skip: Option<&Streams>| {
+            if let Some(p) = probes.as_deref_mut() {
+                p.push(BlockProbe::of(p.len(), blk, s, skip));
+            }
+        };
         for blk in &self.in_blocks {
+            record(blk, &s, None);
             s = blk.forward(s, None);
             skips.push(s.clone());
         }
+        record(&self.mid_block, &s, None);
         s = self.mid_block.forward(s, None);
         for blk in &self.out_blocks {
-            s = blk.forward(s, skips.pop());
+            let skip = skips.pop();
+            record(blk, &s, skip.as_ref());
+            s = blk.forward(s, skip);
         }
 
         let np = cfg.num_patches();
@@ -171,5 +237,38 @@ impl<S: FusionStrategy> UViT<S> {
             Some(conv) => conv.forward(img),
             None => img,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Distribution;
+
+    use super::*;
+
+    /// The probed forward returns the plain forward's prediction and one probe per block,
+    /// with attention exactly for the joint blocks.
+    #[test]
+    fn forward_with_attention_matches_forward_and_probes_joint_blocks() {
+        let device = Device::flex();
+        let fusion = Fusion::IntermediateConcat { c: 1, v: 1 };
+        let mut cfg = UViTConfig::preset("uvit-tiny", fusion).unwrap();
+        (cfg.embed_dim, cfg.depth, cfg.mlp_ratio) = (16, 4, 2.0);
+        let model = UViT::new(&cfg, &device).unwrap();
+        let x = Tensor::<4>::random([1, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+        let t = Tensor::<1>::from_floats([500.0], &device);
+        let (nt, dc) = (cfg.num_text_tokens, cfg.context_dim);
+        let c = Tensor::<3>::random([1, nt, dc], Distribution::Normal(0.0, 1.0), &device);
+        let plain = model.forward(x.clone(), t.clone(), c.clone());
+        let (probed, probes) = model.forward_with_attention(x, t, c);
+        let d = (plain - probed).abs().max().into_scalar::<f32>();
+        assert!(d < 1e-6, "{d}");
+        let roles: Vec<Role> = probes.iter().map(|p| p.role).collect();
+        assert_eq!(roles, model.plan().roles().collect::<Vec<_>>());
+        for p in &probes {
+            assert_eq!(p.attention.is_some(), p.role == Role::Joint);
+        }
+        let a = probes[2].attention.as_ref().unwrap();
+        assert_eq!(a.text_keys, (cfg.num_patches() + 1, nt));
     }
 }

@@ -14,7 +14,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use ifvit_data::tokenizer::clip::Overflow;
 use ifvit_encoders::assets::{self, Asset};
 use ifvit_encoders::clip::{ClipConfig, ClipTextModel, ClipVisionModel};
-use ifvit_encoders::inception::{INPUT_SIZE, InceptionV3, ResizeMode};
+use ifvit_encoders::inception::{InceptionV3, ResizeMode};
 use ifvit_encoders::{BertTextEncoder, TextEncoder};
 use ifvit_train::bench::peak_rss_mib;
 

@@ -1,4 +1,5 @@
 pub mod ablate;
+pub mod analyze;
 pub mod assets;
 pub mod bench;
 pub mod bench_encoders;
@@ -8,6 +9,7 @@ pub mod bench_train;
 pub mod convert;
 pub mod data;
 pub mod encode_text;
+pub mod eval;
 pub mod fid;
 pub mod forward;
 pub mod fusion_args;

@@ -7,7 +7,10 @@
 
 use burn::tensor::Device;
 
-use crate::block::{Block, BlockDims};
+use crate::attention::split_heads;
+use crate::block::{Block, BlockDims, apply_skip};
+use crate::init::norm;
+use crate::probe::{TextAttention, text_attention};
 use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement, TokenGroup};
 use crate::stream::Streams;
 
@@ -66,5 +69,17 @@ impl JointBlock for Block {
         let mut s = s.joined(); // h: [B, Ni + Nt, D]
         s.h = Block::forward(self, s.h, skip.map(|k| k.joined().h));
         s
+    }
+
+    /// The image(+time) query rows of the joint softmax over `[image+time ; text]`.
+    fn text_attention(&self, s: &Streams, skip: Option<&Streams>) -> Option<TextAttention> {
+        let s = s.clone().joined();
+        let (ni, n) = (s.n_image, s.h.dims()[1]);
+        let x = apply_skip(&self.skip_linear, s.h, skip.map(|k| k.clone().joined().h));
+        let x = norm(&self.norm1, x); // [B, Ni + Nt, D]
+        let mut qkv = split_heads(self.attn.qkv.forward(x), 3, self.attn.heads).into_iter();
+        let (q, k, v) = (qkv.next()?, qkv.next()?, qkv.next()?); // [B, H, Ni + Nt, hd]
+        let q = q.narrow(2, 0, ni);
+        Some(text_attention(q, k, v, (ni, n - ni), &self.attn.proj))
     }
 }

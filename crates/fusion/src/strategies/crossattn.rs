@@ -15,10 +15,11 @@ use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Device, Tensor};
 
-use crate::attention::CrossAttention;
+use crate::attention::{CrossAttention, split_heads};
 use crate::block::{BlockDims, apply_skip};
 use crate::init::{layer_norm, linear, norm};
 use crate::mlp::Mlp;
+use crate::probe::{TextAttention, text_attention};
 use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
 use crate::stream::Streams;
 
@@ -95,5 +96,20 @@ impl JointBlock for CrossBlock {
         let x = x + self.attn.forward(q, kv);
         s.h = x.clone() + self.mlp.forward(norm(&self.norm2, x));
         s
+    }
+
+    /// Image(+time) queries over `[image+time ; text]` in the one softmax.
+    fn text_attention(&self, s: &Streams, skip: Option<&Streams>) -> Option<TextAttention> {
+        let s = s.clone().split();
+        let skip = skip.map(|k| k.clone().into_image());
+        let x = apply_skip(&self.skip_linear, s.h, skip); // [B, Ni, D]
+        let (ni, nt) = (x.dims()[1], s.text.dims()[1]);
+        let q = norm(&self.norm1, x);
+        let kv = Tensor::cat(vec![q.clone(), norm(&self.norm1, s.text)], 1); // [B, Ni+Nt, D]
+        let heads = self.attn.heads;
+        let q = split_heads(self.attn.q.forward(q), 1, heads).remove(0);
+        let mut kv = split_heads(self.attn.kv.forward(kv), 2, heads).into_iter();
+        let (k, v) = (kv.next()?, kv.next()?);
+        Some(text_attention(q, k, v, (ni, nt), &self.attn.proj))
     }
 }

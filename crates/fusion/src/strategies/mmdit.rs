@@ -23,6 +23,7 @@ use crate::attention::{merge_heads, sdpa, split_heads};
 use crate::block::{BlockDims, apply_skip};
 use crate::init::{layer_norm, linear, norm};
 use crate::mlp::Mlp;
+use crate::probe::{TextAttention, text_attention};
 use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
 use crate::stream::Streams;
 
@@ -153,6 +154,38 @@ impl JointBlock for MmditBlock {
             _ => c, // last joint block: the text stream ends here
         };
         s
+    }
+
+    /// Image(+time) query rows of the one softmax over `[image ; text]`.
+    fn text_attention(&self, s: &Streams, skip: Option<&Streams>) -> Option<TextAttention> {
+        let s = s.clone().split();
+        let (skip_x, skip_c) = match skip.map(|k| k.clone().split()) {
+            Some(k) => (Some(k.h), Some(k.text)),
+            None => (None, None),
+        };
+        let x = apply_skip(&self.skip_linear, s.h, skip_x); // [B, Ni, D]
+        let c = apply_skip(&self.skip_linear_context, s.text, skip_c); // [B, Nt, D]
+        let (ni, nt) = (x.dims()[1], c.dims()[1]);
+        let heads = self.attn.heads;
+        let qx = split_heads(self.attn.qkv.forward(norm(&self.norm1, x)), 3, heads);
+        let qc = split_heads(
+            self.attn.qkv_context.forward(norm(&self.norm1_context, c)),
+            3,
+            heads,
+        );
+        let mut kv = qx
+            .iter()
+            .zip(&qc)
+            .skip(1)
+            .map(|(a, b)| Tensor::cat(vec![a.clone(), b.clone()], 2));
+        let (k, v) = (kv.next()?, kv.next()?); // [B, H, Ni + Nt, hd]
+        Some(text_attention(
+            qx[0].clone(),
+            k,
+            v,
+            (ni, nt),
+            &self.attn.proj,
+        ))
     }
 }
 

@@ -16,10 +16,11 @@ use burn::module::Module;
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Device;
 
-use crate::attention::{CrossAttention, SelfAttention};
+use crate::attention::{CrossAttention, SelfAttention, split_heads};
 use crate::block::{BlockDims, apply_skip};
 use crate::init::{layer_norm, linear, norm};
 use crate::mlp::Mlp;
+use crate::probe::{TextAttention, text_attention};
 use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
 use crate::stream::Streams;
 
@@ -103,5 +104,19 @@ impl JointBlock for PixArtBlock {
                 .forward(norm(&self.norm_cross, x), s.text.clone());
         s.h = x.clone() + self.mlp.forward(norm(&self.norm2, x));
         s
+    }
+
+    /// The cross-attention sublayer: image(+time) queries over the text tokens alone.
+    fn text_attention(&self, s: &Streams, skip: Option<&Streams>) -> Option<TextAttention> {
+        let s = s.clone().split();
+        let skip = skip.map(|k| k.clone().into_image());
+        let x = apply_skip(&self.skip_linear, s.h, skip); // [B, Ni, D]
+        let x = x.clone() + self.attn.forward(norm(&self.norm1, x));
+        let nt = s.text.dims()[1];
+        let ca = &self.cross_attn;
+        let q = split_heads(ca.q.forward(norm(&self.norm_cross, x)), 1, ca.heads).remove(0);
+        let mut kv = split_heads(ca.kv.forward(s.text), 2, ca.heads).into_iter();
+        let (k, v) = (kv.next()?, kv.next()?);
+        Some(text_attention(q, k, v, (0, nt), &ca.proj))
     }
 }
