@@ -46,6 +46,7 @@ pub fn run(args: &AblateArgs, device: &Device) -> Result<()> {
     );
     check_new_run_folder(&out, args.force)?;
     let _lock = RunLock::acquire(&out)?;
+    super::assets::ensure_for(&cfg, true)?;
     let mut bars = AblationBars::new();
     let r = ablate(&cfg, &out, device, Some(signals::install()), &mut bars)?;
     println!("\n{}", ifvit_train::report::summary_table(&r));

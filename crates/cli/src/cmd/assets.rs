@@ -79,3 +79,34 @@ pub fn run(cmd: &AssetsCommand) -> Result<()> {
         }
     }
 }
+
+/// Fetches, once, the genuine weights a run of `cfg` needs and the cache lacks: the frozen
+/// MiniLM text encoder (`text_encoder: MiniLm`; without it the run cannot start, so a failed
+/// fetch is an error) and the FID Inception (`eval.fid_images > 0`; without it the run goes
+/// on and the report says why FID is absent; only when `fid`). Prints what it fetches.
+pub fn ensure_for(cfg: &ifvit_train::ExperimentConfig, fid: bool) -> Result<()> {
+    use ifvit_train::text::TextEncoderConfig;
+    let fetch = |asset: Asset| -> Result<()> {
+        if assets::locate(asset).is_ok() {
+            return Ok(());
+        }
+        eprintln!(
+            "fetching {} ({}) once into {} (pinned SHA-256)...",
+            asset.name(),
+            asset.description(),
+            asset.dir().display()
+        );
+        assets::fetch(asset)?;
+        Ok(())
+    };
+    if matches!(cfg.text_encoder, TextEncoderConfig::MiniLm) {
+        fetch(Asset::MiniLmL6V2)?;
+    }
+    if fid
+        && cfg.eval.fid_images > 0
+        && let Err(e) = fetch(Asset::FidInceptionV3)
+    {
+        eprintln!("warning: no FID Inception ({e:#}); the report gives FID as absent");
+    }
+    Ok(())
+}

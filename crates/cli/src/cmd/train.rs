@@ -105,6 +105,7 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
     } else {
         new_run(args, &out)?
     };
+    super::assets::ensure_for(&cfg, false)?;
     let opts = TrainOptions {
         out_dir: out.clone(),
         fusion,
