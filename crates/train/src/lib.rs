@@ -11,6 +11,7 @@ pub mod eval;
 pub mod load;
 pub mod lr;
 pub mod model;
+pub mod optim;
 pub mod plot;
 pub mod preflight;
 pub mod report;

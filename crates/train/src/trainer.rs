@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, ModuleOptimizer, MultiGradientsParams};
+use burn::optim::{ModuleOptimizer, MultiGradientsParams};
 use burn::tensor::{Device, Tensor};
 use burn::train::TrainStep;
 use ifvit_diffusion::{LossWeighting, NoiseSchedule, seeded_rng, training_sample};
@@ -34,6 +34,7 @@ use crate::ema::{ema_init, ema_update};
 use crate::error::TrainError;
 use crate::lr::warmup_constant;
 use crate::model::TextToImage;
+use crate::optim::FusedAdamW;
 use crate::preflight::{check_output_dir, checkpoint_bytes, checkpoints_to_fit};
 use crate::runlock::RunLock;
 use crate::step::DiffusionInput;
@@ -106,15 +107,13 @@ impl TrainOutcome {
 
 fn optimizer(cfg: &ExperimentConfig) -> ModuleOptimizer {
     let o = &cfg.optim;
-    let mut c = AdamWConfig::new()
-        .with_beta_1(o.betas.0)
-        .with_beta_2(o.betas.1)
-        .with_epsilon(o.eps)
-        .with_weight_decay(o.weight_decay);
-    if let Some(n) = o.grad_clip_norm {
-        c = c.with_grad_clipping(Some(GradientClippingConfig::Norm(n)));
+    FusedAdamW {
+        beta_1: o.betas.0,
+        beta_2: o.betas.1,
+        epsilon: o.eps,
+        weight_decay: o.weight_decay,
     }
-    c.init()
+    .init(o.grad_clip_norm.map(GradientClippingConfig::Norm))
 }
 
 /// Mixes the run seed and the step into the seed of that step's timesteps and noise.
