@@ -19,7 +19,7 @@ use ifvit_train::bench::peak_rss_mib;
 use ifvit_uvit::UViT;
 use serde::Serialize;
 
-use super::pytorch::{Baseline, Script, field, max_opt, model_args};
+use super::pytorch::{Baseline, Script, field, max_opt, median, model_args};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchSamplerArgs {
@@ -92,12 +92,6 @@ pub struct SamplerBench {
     pub overhead: f64,
     /// `sampler_only / bare`: the same overhead, measured without the network.
     pub overhead_direct: f64,
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
 }
 
 pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {

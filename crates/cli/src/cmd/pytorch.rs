@@ -182,11 +182,16 @@ pub fn field(v: &serde_json::Value, name: &str) -> Result<f64> {
         .with_context(|| format!("the PyTorch script reported no number `{name}`: {v}"))
 }
 
-/// Median of a non-empty list.
+/// Median of a non-empty list (the mean of the middle two for an even count).
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
 }
 
 /// The larger of two optional numbers (either, when only one is present).
@@ -252,5 +257,6 @@ mod tests {
         assert_eq!(max_opt(Some(1.0), Some(3.0)), Some(3.0));
         assert_eq!(max_opt(None, None), None);
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[0.9, 3.9]), 2.4);
     }
 }
