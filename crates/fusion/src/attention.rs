@@ -12,7 +12,7 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
-use crate::init::linear;
+use crate::init::{lin, linear};
 
 /// `[batch, tokens, k * heads * head_dim] -> k x [batch, heads, tokens, head_dim]`
 /// (einops `B L (K H D) -> K B H L D`).
@@ -57,13 +57,13 @@ impl SelfAttention {
 
     /// `[batch, tokens, dim] -> [batch, tokens, dim]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let mut qkv = split_heads(self.qkv.forward(x), 3, self.heads).into_iter();
+        let mut qkv = split_heads(lin(&self.qkv, x), 3, self.heads).into_iter();
         let (q, k, v) = (
             qkv.next().unwrap(),
             qkv.next().unwrap(),
             qkv.next().unwrap(),
         );
-        self.proj.forward(merge_heads(sdpa(q, k, v)))
+        lin(&self.proj, merge_heads(sdpa(q, k, v)))
     }
 }
 
@@ -89,9 +89,9 @@ impl CrossAttention {
     /// `x: [batch, n_q, dim]` (queries), `kv: [batch, n_kv, dim]` (keys/values)
     /// -> `[batch, n_q, dim]`.
     pub fn forward(&self, x: Tensor<3>, kv: Tensor<3>) -> Tensor<3> {
-        let q = split_heads(self.q.forward(x), 1, self.heads).remove(0);
-        let mut kv = split_heads(self.kv.forward(kv), 2, self.heads).into_iter();
+        let q = split_heads(lin(&self.q, x), 1, self.heads).remove(0);
+        let mut kv = split_heads(lin(&self.kv, kv), 2, self.heads).into_iter();
         let (k, v) = (kv.next().unwrap(), kv.next().unwrap());
-        self.proj.forward(merge_heads(sdpa(q, k, v)))
+        lin(&self.proj, merge_heads(sdpa(q, k, v)))
     }
 }

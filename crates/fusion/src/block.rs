@@ -12,7 +12,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Device, Tensor};
 
 use crate::attention::SelfAttention;
-use crate::init::{layer_norm, linear, norm};
+use crate::init::{layer_norm, lin, linear, norm};
 use crate::mlp::Mlp;
 
 /// Sizes of a block, all derived from the model config.
@@ -114,7 +114,7 @@ impl Block {
 /// backbone, never a user input.
 pub fn apply_skip(l: &Option<Linear>, x: Tensor<3>, skip: Option<Tensor<3>>) -> Tensor<3> {
     match (l, skip) {
-        (Some(l), Some(s)) => l.forward(Tensor::cat(vec![x, s], 2)),
+        (Some(l), Some(s)) => lin(l, Tensor::cat(vec![x, s], 2)),
         (None, None) => x,
         _ => panic!("block skip wiring: skip_linear and skip input must come together"),
     }

@@ -40,6 +40,12 @@ pub fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear 
     l
 }
 
+/// Applies a `Linear` through the fused kernel (`ifvit_kernels::linear`: the bias written into
+/// the output, no zero fill; burn's op off Flex). `[.., d_in] -> [.., d_out]`.
+pub fn lin<const D: usize>(l: &Linear, x: Tensor<D>) -> Tensor<D> {
+    ifvit_kernels::linear_module(l, x)
+}
+
 /// `nn.LayerNorm(dim)` with eps 1e-5, weight 1, bias 0.
 pub fn layer_norm(dim: usize, device: &Device) -> LayerNorm {
     LayerNormConfig::new(dim).with_epsilon(LN_EPS).init(device)

@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
-use crate::init::linear;
+use crate::init::{lin, linear};
 
 /// Two-layer perceptron with GELU. PyTorch names: `fc1`, `fc2`.
 #[derive(Module, Debug)]
@@ -23,6 +23,6 @@ impl Mlp {
 
     /// `[batch, tokens, dim] -> [batch, tokens, dim]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(ifvit_kernels::gelu(self.fc1.forward(x)))
+        lin(&self.fc2, ifvit_kernels::gelu(lin(&self.fc1, x)))
     }
 }

@@ -7,6 +7,7 @@
 //! | [`layer_norm`] | `burn::tensor::module::layer_norm` / `nn::LayerNorm` | one pass per row, saves mean/rstd | one pass per row + dgamma/dbeta |
 //! | [`attention`] | `burn::tensor::module::attention` (no mask) | one task per (batch, head) | one task per (batch, head) |
 //! | [`linear`] | `burn::nn::Linear` / `burn::tensor::module::linear` | bias written into the output, gemm accumulates | three gemm calls, no zero fill |
+//! | [`adamw_step`] | `burn::optim::AdamW`'s step | one pass, in place | (an optimizer step) |
 //!
 //! Each function takes the fused path when its input is an f32 tensor on the Flex device
 //! (with or without autodiff) and burn's own op otherwise (wgpu, CUDA, other dtypes), so a
@@ -26,8 +27,10 @@ mod ops;
 pub mod reference;
 mod route;
 
+mod adamw;
 mod api;
 
+pub use adamw::{AdamWStep, adamw_step};
 pub use api::{attention, gelu, layer_norm, layer_norm_module, linear, linear_module};
 pub use ops::KernelOps;
 pub use route::{enabled, fused_available, set_enabled};

@@ -45,4 +45,21 @@ pub trait KernelOps: Backend {
     /// `x W` (a linear layer without bias), shapes as [`KernelOps::fused_linear`].
     #[allow(unused_variables)] // unused when no backend arm is compiled in
     fn fused_linear_no_bias(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// One AdamW step (burn's `AdamW` formula, see `flex::adamw`) on untracked tensors of
+    /// one shape: returns the updated `(param, moment_1, moment_2)`, written in place where
+    /// the inputs are not shared. `time` is the step count including this one.
+    #[allow(unused_variables, clippy::too_many_arguments)] // unused when no arm is compiled in
+    fn fused_adamw(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        lr: f64,
+        beta_1: f64,
+        beta_2: f64,
+        epsilon: f64,
+        weight_decay: f64,
+        time: u64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }

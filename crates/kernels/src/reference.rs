@@ -32,3 +32,24 @@ pub fn linear<const D: usize>(
 ) -> Tensor<D> {
     burn::tensor::module::linear(x, weight, bias)
 }
+
+/// One AdamW step op by op, as `burn::optim::AdamW` computes it (see [`crate::adamw_step`]).
+pub fn adamw_step<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    (m, v): (Tensor<D>, Tensor<D>),
+    s: crate::AdamWStep,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    let t = i32::try_from(s.time).unwrap_or(i32::MAX);
+    let m = m
+        .mul_scalar(s.beta_1)
+        .add(grad.clone().mul_scalar(1.0 - s.beta_1));
+    let v = v
+        .mul_scalar(s.beta_2)
+        .add(grad.square().mul_scalar(1.0 - s.beta_2));
+    let m_hat = m.clone().div_scalar(1.0 - s.beta_1.powi(t));
+    let v_hat = v.clone().div_scalar(1.0 - s.beta_2.powi(t));
+    let delta = m_hat.div(v_hat.sqrt().add_scalar(s.epsilon));
+    let p = param.mul_scalar(1.0 - s.lr * s.weight_decay as f64) - delta.mul_scalar(s.lr);
+    (p, m, v)
+}

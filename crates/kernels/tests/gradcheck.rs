@@ -244,8 +244,54 @@ fn linear_matches_burn_values_and_gradients() {
 
 #[test]
 fn linear_multithreaded_gemm_matches_burn() {
-    // 2 x 100 x 128 x 96 = 2.5M multiply-adds: gemm's own rayon split.
+    // 2 x 100 x 128 x 96 = 2.5M multiply-adds: row blocks on rayon's threads (forward), dx
+    // and dW concurrently (backward).
     check_linear([2, 100, 128], 96, true, false, 121);
+    // 201 rows: blocks of unequal length; transposed weight, no bias.
+    check_linear([3, 67, 128], 96, false, true, 123);
+}
+
+#[test]
+fn adamw_matches_burns_formula_and_leaves_shared_tensors_alone() {
+    use ifvit_kernels::{AdamWStep, adamw_step};
+    let dev = Device::flex();
+    // 40 x 1000: large enough to take the multi-threaded path.
+    let p0 = tensor([40, 1000], 141, 1.0, &dev);
+    let mut s = AdamWStep {
+        lr: 1e-2,
+        beta_1: 0.9,
+        beta_2: 0.99,
+        epsilon: 1e-8,
+        weight_decay: 0.03,
+        time: 1,
+    };
+    let (mut fused, mut refr) = ((p0.clone(), None), (p0.clone(), None));
+    for t in 1..=3u64 {
+        s.time = t as usize;
+        let g = tensor([40, 1000], 150 + t, 0.5, &dev);
+        // `held` shares the parameter's buffer: the step must copy, not write through it.
+        let held = fused.0.clone();
+        let before = to_vec(&held);
+        let (p, m, v) = adamw_step(fused.0, g.clone(), fused.1, s);
+        assert_eq!(
+            to_vec(&held),
+            before,
+            "step {t} wrote into a shared parameter"
+        );
+        fused = (p, Some((m, v)));
+        let (m0, v0) = refr.1.unwrap_or_else(|| (g.zeros_like(), g.zeros_like()));
+        let (p, m, v) = reference::adamw_step(refr.0, g, (m0, v0), s);
+        refr = (p, Some((m, v)));
+    }
+    let (fm, fv) = fused.1.unwrap();
+    let (rm, rv) = refr.1.unwrap();
+    // Same f32 formula; burn's ops may round a product differently (a few ulp of O(1)).
+    assert_close("adamw param", &to_vec(&fused.0), &to_vec(&refr.0), 1e-6);
+    assert_close("adamw m", &to_vec(&fm), &to_vec(&rm), 1e-7);
+    assert_close("adamw v", &to_vec(&fv), &to_vec(&rv), 1e-7);
+    // The parameters moved.
+    let moved = (fused.0 - p0).abs().max().into_scalar::<f32>();
+    assert!(moved > 1e-3, "the parameters did not move ({moved:e})");
 }
 
 #[test]

@@ -8,11 +8,12 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
 use ifvit_uvit::{UViTConfig, forward_cost};
 
 use crate::model::TextToImage;
+use crate::optim::FusedAdamW;
 
 /// What to benchmark.
 #[derive(Clone, Debug)]
@@ -92,12 +93,14 @@ pub fn run(
     let ad = device.clone().autodiff();
     ad.seed(0);
     let mut model = TextToImage::new(&cfg, None, &ad)?;
-    let mut optim = AdamWConfig::new()
-        .with_beta_1(0.9)
-        .with_beta_2(0.9)
-        .with_epsilon(1e-8)
-        .with_weight_decay(0.03)
-        .init();
+    // the SPEC recipe, as the trainer runs it (`crate::trainer`)
+    let mut optim = FusedAdamW {
+        beta_1: 0.9,
+        beta_2: 0.9,
+        epsilon: 1e-8,
+        weight_decay: 0.03,
+    }
+    .init(None);
     let b = opts.batch;
     let (c, s) = (cfg.in_chans, cfg.img_size);
     let x = Tensor::<4>::random([b, c, s, s], Distribution::Normal(0.0, 1.0), &ad);

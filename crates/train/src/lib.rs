@@ -17,6 +17,7 @@ pub mod load;
 pub mod losslog;
 pub mod lr;
 pub mod model;
+pub mod optim;
 pub mod plot;
 pub mod preflight;
 pub mod quality;

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
+use burn::optim::ModuleOptimizer;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::tensor::Device;
 use burn::train::Learner;
 use ifvit_diffusion::NoiseSchedule;
@@ -29,6 +29,7 @@ use crate::learner::{Event, Session, SessionSettings, StepBatches, WarmupLr};
 use crate::losslog::LossLog;
 pub use crate::losslog::read_losses;
 use crate::model::TextToImage;
+use crate::optim::FusedAdamW;
 use crate::preflight::{check_output_dir, checkpoint_bytes, checkpoints_to_fit};
 use crate::runlock::RunLock;
 use crate::weights::{load_module, load_optim, stable_param_ids};
@@ -106,15 +107,13 @@ impl<S: FusionStrategy> TrainOutcome<S> {
 
 fn optimizer(cfg: &ExperimentConfig) -> ModuleOptimizer {
     let o = &cfg.optim;
-    let mut c = AdamWConfig::new()
-        .with_beta_1(o.betas.0)
-        .with_beta_2(o.betas.1)
-        .with_epsilon(o.eps)
-        .with_weight_decay(o.weight_decay);
-    if let Some(n) = o.grad_clip_norm {
-        c = c.with_grad_clipping(Some(GradientClippingConfig::Norm(n)));
+    FusedAdamW {
+        beta_1: o.betas.0,
+        beta_2: o.betas.1,
+        epsilon: o.eps,
+        weight_decay: o.weight_decay,
     }
-    c.init()
+    .init(o.grad_clip_norm.map(GradientClippingConfig::Norm))
 }
 
 /// Mixes the run seed and the step into the seed of that step's timesteps and noise.

@@ -15,7 +15,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{LayerNorm, Linear, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
-use ifvit_fusion::init::{INIT_STD, layer_norm, linear, norm, trunc_normal};
+use ifvit_fusion::init::{INIT_STD, layer_norm, lin, linear, norm, trunc_normal};
 use ifvit_fusion::{
     Block, Fusion, FusionStrategy, JointBlock, JointSlot, Plan, Role, Streams, TextAttention,
 };
@@ -204,7 +204,7 @@ impl<S: FusionStrategy> UViT<S> {
 
         let image = self.patch_embed.forward(x) + pos_rows(rows.image); // [B, Np, D]
         let time = timestep_embedding(t, cfg.embed_dim).unsqueeze_dim::<3>(1) + pos_rows(rows.time); // [B, 1, D]
-        let mut text = self.context_embed.forward(context) + pos_rows(rows.text); // [B, Nt, D]
+        let mut text = lin(&self.context_embed, context) + pos_rows(rows.text); // [B, Nt, D]
         for blk in &self.text_blocks {
             text = blk.forward(text, None);
         }
@@ -231,7 +231,7 @@ impl<S: FusionStrategy> UViT<S> {
 
         let np = cfg.num_patches();
         let h = s.into_image().narrow(1, 0, np); // [B, Np, D]: time token dropped
-        let h = self.decoder_pred.forward(norm(&self.norm, h)); // [B, Np, p*p*C]
+        let h = lin(&self.decoder_pred, norm(&self.norm, h)); // [B, Np, p*p*C]
         let img = unpatchify(h, cfg.in_chans); // [B, C, H, W]
         match &self.final_layer {
             Some(conv) => conv.forward(img),

@@ -9,14 +9,17 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use burn::tensor::{Device, Tensor};
 use ifvit_diffusion::{
     NoiseSchedule, Prediction, SamplerConfig, SamplerOptions, Spacing, check_guidance, guided,
     randn, sample, seeded_rng,
 };
+use ifvit_train::bench::peak_rss_mib;
 use ifvit_uvit::UViT;
 use serde::Serialize;
+
+use super::pytorch::{Baseline, Script, field, max_opt, median, model_args};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchSamplerArgs {
@@ -54,6 +57,13 @@ pub struct BenchSamplerArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also run the committed PyTorch sampler (scripts/bench/pytorch_sampler.py: the same
+    /// model, DDIM and guidance), alternating with ifvit's full sampling loop for `--repeats`
+    /// rounds, and print both img/s and the ratio. Needs `--sampler ddim` (eta 0, leading).
+    #[arg(long)]
+    pub vs_pytorch: bool,
+    #[command(flatten)]
+    pub python: super::pytorch::PythonArgs,
 }
 
 /// What `bench sampler --json` prints.
@@ -76,16 +86,12 @@ pub struct SamplerBench {
     pub median_sampler_s: f64,
     pub median_bare_s: f64,
     pub median_sampler_only_s: f64,
+    /// `batch / median_sampler_s`.
+    pub images_per_s: f64,
     /// `(sampler - bare) / bare`.
     pub overhead: f64,
     /// `sampler_only / bare`: the same overhead, measured without the network.
     pub overhead_direct: f64,
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
 }
 
 pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
@@ -159,14 +165,18 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
         start.elapsed().as_secs_f64()
     };
 
-    // warm-up: allocator, kernels, caches
+    // warm-up: allocator, kernels, caches (one forward at the sampling batch)
+    let x_warm = if w.is_some() {
+        Tensor::cat(vec![x_t.clone(), x_t.clone()], 0)
+    } else {
+        x_t.clone()
+    };
     model
-        .forward(
-            x_t.clone().narrow(0, 0, 1),
-            Tensor::full([1], 1.0, device),
-            context.clone().narrow(0, 0, 1),
-        )
+        .forward(x_warm, Tensor::full([rows], 500.0, device), context.clone())
         .into_data();
+    if args.vs_pytorch {
+        return vs_pytorch(args, &cfg, prediction, w, &time_sampler);
+    }
     let (mut sampler_s, mut bare_s, mut sampler_only_s) = (vec![], vec![], vec![]);
     for r in 0..args.repeats {
         sampler_only_s.push(time_loop(args.seed + r as u64, false).context("sampling")?);
@@ -196,6 +206,7 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
         median_sampler_only_s: mo,
         overhead: (ms - mb) / mb,
         overhead_direct: mo / mb,
+        images_per_s: b as f64 / ms,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -215,9 +226,10 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
         guidance
     );
     println!(
-        "  full sampling loop   {:>10.2} ms  (median of {})",
+        "  full sampling loop   {:>10.2} ms  (median of {}; {:.1} img/s)",
         ms * 1e3,
-        args.repeats
+        args.repeats,
+        r.images_per_s
     );
     println!("  {nfe} bare forwards   {:>10.2} ms", mb * 1e3);
     println!(
@@ -228,6 +240,78 @@ pub fn run(args: &BenchSamplerArgs, device: &Device) -> Result<()> {
         "  sampler overhead     {:>+10.2} %  (loop - forwards; directly: {:.2} %)",
         r.overhead * 100.0,
         r.overhead_direct * 100.0
+    );
+    Ok(())
+}
+
+/// ifvit's sampling loop and the PyTorch sampler, alternated for `--repeats` rounds.
+fn vs_pytorch(
+    args: &BenchSamplerArgs,
+    cfg: &SamplerConfig,
+    prediction: Prediction,
+    w: Option<f64>,
+    time_sampler: &dyn Fn(u64) -> Result<f64>,
+) -> Result<()> {
+    let &SamplerConfig::Ddim {
+        steps,
+        eta,
+        spacing,
+    } = cfg
+    else {
+        bail!("--vs-pytorch mirrors DDIM only: pass --sampler ddim");
+    };
+    ensure!(
+        eta == 0.0 && spacing == Spacing::Leading && prediction == Prediction::Epsilon,
+        "--vs-pytorch mirrors DDIM with eta 0, leading spacing and epsilon prediction"
+    );
+    ensure!(
+        w != Some(0.0),
+        "--vs-pytorch: the PyTorch script reads --guidance 0 as no guidance; omit --guidance"
+    );
+    let model = &args.model;
+    let mut py_args = model_args(&model.preset, model.config()?.fusion);
+    for (name, value) in [
+        ("--batch", args.batch.to_string()),
+        ("--steps", steps.to_string()),
+        ("--guidance", w.unwrap_or(0.0).to_string()),
+        ("--repeats", "1".to_string()),
+    ] {
+        py_args.extend([name.to_string(), value]);
+    }
+    let baseline = Baseline::new(&args.python, Script::Sampler)?;
+    let (mut ours, mut theirs, mut ratios) = (vec![], vec![], vec![]);
+    let mut rss_theirs = None::<f64>;
+    for r in 0..args.repeats {
+        let s = time_sampler(args.seed + r as u64).context("sampling")?;
+        let py = baseline.run(Script::Sampler, &py_args)?;
+        let p_s = field(&py, "median_sampler_s")?;
+        let (i, p) = (args.batch as f64 / s, args.batch as f64 / p_s);
+        eprintln!(
+            "round {r}: ifvit {:.2} s {i:.1} img/s | PyTorch {p_s:.2} s {p:.1} img/s | ratio {:.2}x",
+            s,
+            i / p
+        );
+        ours.push(i);
+        theirs.push(p);
+        ratios.push(i / p);
+        rss_theirs = max_opt(rss_theirs, field(&py, "peak_rss_mib").ok());
+    }
+    let guidance = w.map_or("no guidance".to_string(), |w| format!("guidance w = {w}"));
+    let mib = |m: Option<f64>| m.map_or("?".to_string(), |m| format!("{m:.0} MiB"));
+    println!(
+        "{} {}, ddim {steps} NFE, batch {}, {guidance}: ifvit {:.1} img/s, PyTorch eager {:.1} \
+         img/s, ratio {:.2}x (medians of {} alternated rounds, {} threads each; peak RSS ifvit {}, PyTorch \
+         {})",
+        model.preset,
+        model.config()?.fusion,
+        args.batch,
+        median(&ours),
+        median(&theirs),
+        median(&ratios),
+        args.repeats,
+        super::pytorch::threads(),
+        mib(peak_rss_mib()),
+        mib(rss_theirs),
     );
     Ok(())
 }

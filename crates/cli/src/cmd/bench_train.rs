@@ -4,6 +4,8 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use ifvit_train::bench::{self, TrainBenchOptions};
 
+use super::pytorch::{Baseline, Script, field, max_opt, median, model_args};
+
 #[derive(clap::Args, Debug)]
 pub struct BenchTrainArgs {
     #[command(flatten)]
@@ -39,6 +41,16 @@ pub struct BenchTrainArgs {
     /// the two paths in this process, and print the ratio.
     #[arg(long)]
     pub compare_kernels: bool,
+    /// Also run the committed PyTorch eager step (scripts/bench/pytorch_train_step.py) on the
+    /// same model and sizes, alternating with ifvit for `--rounds` rounds, and print both
+    /// and the ratio.
+    #[arg(long, conflicts_with = "compare_kernels")]
+    pub vs_pytorch: bool,
+    /// Rounds of `--vs-pytorch` (ifvit then PyTorch in each; medians reported).
+    #[arg(long, default_value_t = 3, value_parser = crate::args::count(1..=100))]
+    pub rounds: usize,
+    #[command(flatten)]
+    pub python: super::pytorch::PythonArgs,
 }
 
 pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
@@ -60,6 +72,7 @@ pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
             label.push_str(&format!(" {name}={v}"));
         }
     }
+    let overridden = label != args.model.preset;
     let opts = TrainBenchOptions {
         preset: label,
         config,
@@ -69,6 +82,14 @@ pub fn run(args: &BenchTrainArgs, device: &Device) -> Result<()> {
     };
     if args.compare_kernels {
         return compare_kernels(&opts, device);
+    }
+    if args.vs_pytorch {
+        anyhow::ensure!(
+            !overridden,
+            "--vs-pytorch runs the PyTorch script on its presets only: drop --dim, --depth, \
+             --heads, --patch and --text-tokens"
+        );
+        return vs_pytorch(args, &opts, device);
     }
     let r = bench::run(&opts, device)
         .with_context(|| format!("bench train --preset {}", args.model.preset))?;
@@ -130,6 +151,57 @@ fn compare_kernels(opts: &TrainBenchOptions, device: &Device) -> Result<()> {
         opts.preset,
         opts.batch,
         f / p
+    );
+    Ok(())
+}
+
+/// ifvit and the PyTorch eager step, alternated for `--rounds` rounds; medians and ratio.
+fn vs_pytorch(args: &BenchTrainArgs, opts: &TrainBenchOptions, device: &Device) -> Result<()> {
+    let baseline = Baseline::new(&args.python, Script::TrainStep)?;
+    let mut py_args = model_args(&args.model.preset, opts.config.fusion);
+    for (name, value) in [
+        ("--batch", opts.batch),
+        ("--steps", opts.steps),
+        ("--warmup", opts.warmup),
+    ] {
+        py_args.extend([name.to_string(), value.to_string()]);
+    }
+    let (mut ours, mut theirs, mut ratios) = (vec![], vec![], vec![]);
+    let (mut rss_ours, mut rss_theirs) = (None, None::<f64>);
+    for round in 0..args.rounds {
+        let r = bench::run(opts, device).context("bench train --vs-pytorch")?;
+        let py = baseline.run(Script::TrainStep, &py_args)?;
+        let p = field(&py, "images_per_s")?;
+        let p_ms = field(&py, "median_step_ms")?;
+        eprintln!(
+            "round {round}: ifvit {:.2} ms/step {:.1} img/s | PyTorch {p_ms:.2} ms/step {p:.1} \
+             img/s | ratio {:.2}x",
+            r.median_step_ms,
+            r.images_per_s,
+            r.images_per_s / p
+        );
+        ours.push(r.images_per_s);
+        theirs.push(p);
+        ratios.push(r.images_per_s / p);
+        rss_ours = r.peak_rss_mib;
+        let rss = field(&py, "peak_rss_mib").ok();
+        rss_theirs = max_opt(rss_theirs, rss);
+    }
+    let mib = |m: Option<f64>| m.map_or("?".to_string(), |m| format!("{m:.0} MiB"));
+    println!(
+        "{} {} batch {}: ifvit {:.1} img/s, PyTorch eager {:.1} img/s, ratio {:.2}x \
+         (medians of {} alternated rounds, {} threads each; peak RSS ifvit {}, PyTorch \
+         {})",
+        opts.preset,
+        opts.config.fusion,
+        opts.batch,
+        median(&ours),
+        median(&theirs),
+        median(&ratios),
+        args.rounds,
+        super::pytorch::threads(),
+        mib(rss_ours),
+        mib(rss_theirs),
     );
     Ok(())
 }

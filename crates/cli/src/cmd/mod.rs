@@ -17,6 +17,7 @@ pub mod info;
 pub mod model_args;
 pub mod prepare;
 pub mod progress;
+pub mod pytorch;
 pub mod sample;
 pub mod schedulers;
 pub mod train;

@@ -21,7 +21,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::attention::{merge_heads, sdpa, split_heads};
 use crate::block::{BlockDims, apply_skip};
-use crate::init::{layer_norm, linear, norm};
+use crate::init::{layer_norm, lin, linear, norm};
 use crate::mlp::Mlp;
 use crate::probe::{TextAttention, text_attention};
 use crate::strategy::{FusionStrategy, JointBlock, JointCost, JointSlot, Placement};
@@ -195,8 +195,8 @@ impl JointAttention {
     /// text output without `proj_context`.
     pub fn forward(&self, x: Tensor<3>, c: Tensor<3>) -> (Tensor<3>, Option<Tensor<3>>) {
         let (nx, nc) = (x.dims()[1], c.dims()[1]);
-        let qx = split_heads(self.qkv.forward(x), 3, self.heads);
-        let qc = split_heads(self.qkv_context.forward(c), 3, self.heads);
+        let qx = split_heads(lin(&self.qkv, x), 3, self.heads);
+        let qc = split_heads(lin(&self.qkv_context, c), 3, self.heads);
         // [B, H, Nx + Nc, hd] for each of q, k, v.
         let mut qkv = qx
             .into_iter()
@@ -211,7 +211,7 @@ impl JointAttention {
         let oc = self
             .proj_context
             .as_ref()
-            .map(|p| p.forward(o.clone().narrow(1, nx, nc)));
-        (self.proj.forward(o.narrow(1, 0, nx)), oc)
+            .map(|p| lin(p, o.clone().narrow(1, nx, nc)));
+        (lin(&self.proj, o.narrow(1, 0, nx)), oc)
     }
 }

@@ -1,8 +1,8 @@
 //! `KernelOps` for autodiff over Flex: the forward runs the Flex kernel and keeps what the
 //! hand-written backward needs (modelled on burn-signal's `backends/autodiff.rs`).
 
-use burn::backend::Flex;
 use burn::backend::tensor::FloatTensor;
+use burn::backend::{AutodiffBackend, Flex};
 use burn_autodiff::{
     Autodiff,
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -195,5 +195,38 @@ impl<C: CheckpointStrategy> KernelOps for Autodiff<Flex, C> {
             OpsKind::Tracked(prep) => prep.finish([x, w], y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
+    }
+
+    /// Optimizer steps run on the inner tensors (no graph); this arm serves a caller that
+    /// hands it autodiff tensors all the same, and returns untracked leaves.
+    fn fused_adamw(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        lr: f64,
+        beta_1: f64,
+        beta_2: f64,
+        epsilon: f64,
+        weight_decay: f64,
+        time: u64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (p, m, v) = <Flex as KernelOps>::fused_adamw(
+            param.into_primitive(),
+            grad.into_primitive(),
+            moment_1.into_primitive(),
+            moment_2.into_primitive(),
+            lr,
+            beta_1,
+            beta_2,
+            epsilon,
+            weight_decay,
+            time,
+        );
+        (
+            Self::from_inner(p),
+            Self::from_inner(m),
+            Self::from_inner(v),
+        )
     }
 }

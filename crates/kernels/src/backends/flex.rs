@@ -5,6 +5,7 @@ use burn::backend::Flex;
 use burn_flex::FlexTensor;
 
 use crate::KernelOps;
+use crate::flex::adamw::{self, AdamWStep};
 use crate::flex::attention::{self, View};
 use crate::flex::gelu;
 use crate::flex::layer_norm::{self, Stats};
@@ -37,6 +38,79 @@ impl KernelOps for Flex {
     fn fused_linear_no_bias(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
         linear_forward(&contiguous(x), &matrix_ready(weight), None)
     }
+
+    fn fused_adamw(
+        param: FlexTensor,
+        grad: FlexTensor,
+        moment_1: FlexTensor,
+        moment_2: FlexTensor,
+        lr: f64,
+        beta_1: f64,
+        beta_2: f64,
+        epsilon: f64,
+        weight_decay: f64,
+        time: u64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let step = AdamWStep {
+            lr,
+            beta_1: beta_1 as f32,
+            beta_2: beta_2 as f32,
+            epsilon: epsilon as f32,
+            weight_decay: weight_decay as f32,
+            time: usize::try_from(time).unwrap_or(usize::MAX),
+        };
+        adamw_step(param, grad, moment_1, moment_2, step)
+    }
+}
+
+/// `t` contiguous and the sole owner of exactly its elements (copied when shared), so that a
+/// kernel may overwrite it.
+fn owned(t: FlexTensor) -> FlexTensor {
+    let mut t = contiguous(t);
+    let n = t.layout().num_elements();
+    if t.bytes().len() == n * size_of::<f32>() && t.try_storage_mut::<f32>().is_some() {
+        return t;
+    }
+    from_vec(values(&t).to_vec(), dims(&t))
+}
+
+/// The elements of a tensor made by [`owned`], writable.
+fn values_mut(t: &mut FlexTensor) -> &mut [f32] {
+    t.try_storage_mut::<f32>()
+        .expect("ifvit-kernels: expected a uniquely owned f32 Flex tensor")
+}
+
+/// One AdamW step; `(param, moment_1, moment_2)` updated in place where not shared.
+pub(crate) fn adamw_step(
+    param: FlexTensor,
+    grad: FlexTensor,
+    moment_1: FlexTensor,
+    moment_2: FlexTensor,
+    step: AdamWStep,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let shape = dims(&param);
+    for (name, t) in [
+        ("gradient", &grad),
+        ("moment_1", &moment_1),
+        ("moment_2", &moment_2),
+    ] {
+        assert_eq!(
+            dims(t),
+            shape,
+            "adamw: the {name} {:?} differs in shape from the parameter {shape:?}",
+            dims(t)
+        );
+    }
+    let grad = contiguous(grad);
+    let (mut p, mut m, mut v) = (owned(param), owned(moment_1), owned(moment_2));
+    adamw::step(
+        values_mut(&mut p),
+        values(&grad),
+        values_mut(&mut m),
+        values_mut(&mut v),
+        step,
+    );
+    (p, m, v)
 }
 
 /// `gelu(x)` for a contiguous `x`.

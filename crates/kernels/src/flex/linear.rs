@@ -55,6 +55,15 @@ impl<'a> Mat<'a> {
         unsafe { self.data.as_ptr().add(self.offset.min(self.data.len())) }
     }
 
+    /// Rows `start .. start + len`.
+    fn rows(self, start: usize, len: usize) -> Self {
+        Self {
+            offset: self.offset + start * self.rs,
+            rows: len,
+            ..self
+        }
+    }
+
     fn t(self) -> Self {
         Self {
             rows: self.cols,
@@ -66,19 +75,29 @@ impl<'a> Mat<'a> {
     }
 }
 
-fn parallelism(macs: usize) -> Parallelism {
+/// Threads worth using on a product of `macs` multiply-adds (1 below [`PAR_MIN_MACS`]).
+fn threads(macs: usize) -> usize {
     if macs >= PAR_MIN_MACS {
-        Parallelism::Rayon(rayon::current_num_threads())
+        rayon::current_num_threads().max(1)
+    } else {
+        1
+    }
+}
+
+fn parallelism(threads: usize) -> Parallelism {
+    if threads > 1 {
+        Parallelism::Rayon(threads)
     } else {
         Parallelism::None
     }
 }
 
-/// `dst[m, n] (+)= lhs[m, k] rhs[k, n]`, `dst` row-major with `n` columns.
+/// `dst[m, n] (+)= lhs[m, k] rhs[k, n]`, `dst` row-major with `n` columns, on `threads`
+/// threads (gemm's own split).
 ///
 /// # Safety
 /// `dst` must hold `lhs.rows * rhs.cols` elements; it is read only when `accumulate`.
-unsafe fn product(dst: *mut f32, lhs: Mat, rhs: Mat, accumulate: bool) {
+unsafe fn product(dst: *mut f32, lhs: Mat, rhs: Mat, accumulate: bool, threads: usize) {
     assert_eq!(lhs.cols, rhs.rows, "linear: inner dimensions differ");
     let (m, n, k) = (lhs.rows, rhs.cols, lhs.cols);
     // SAFETY: the matrices were bounds-checked; `dst` is the caller's.
@@ -102,7 +121,7 @@ unsafe fn product(dst: *mut f32, lhs: Mat, rhs: Mat, accumulate: bool) {
             false,
             false,
             false,
-            parallelism(m * n * k),
+            parallelism(threads),
         )
     }
 }
@@ -123,26 +142,47 @@ pub fn forward(x: Mat, w: Mat, bias: Option<&[f32]>, y: &mut [MaybeUninit<f32>])
             "linear: bias length {} differs from the output width {d_out}",
             b.len()
         );
-        for row in y.chunks_exact_mut(d_out.max(1)) {
-            for (o, &b) in row.iter_mut().zip(b) {
-                o.write(b);
-            }
-        }
     }
     if n == 0 || d_out == 0 {
         return;
     }
-    if x.cols == 0 {
-        // Empty product: y is the bias (or zero).
-        if bias.is_none() {
-            y.iter_mut().for_each(|o| {
-                o.write(0.0);
-            });
-        }
-        return;
+    // Row blocks, one per thread, each a single-threaded gemm: no synchronisation inside the
+    // product, and the bias rows are written by the thread that accumulates onto them.
+    let t = threads(n * x.cols * d_out).min(n);
+    let block = n.div_ceil(t) * d_out;
+    let run = |(i, yb): (usize, &mut [MaybeUninit<f32>])| {
+        let start = i * (block / d_out);
+        forward_rows(x.rows(start, yb.len() / d_out), w, bias, yb)
+    };
+    if t > 1 {
+        use rayon::prelude::*;
+        y.par_chunks_mut(block).enumerate().for_each(run);
+    } else {
+        run((0, y));
     }
-    // SAFETY: `y` holds n x d_out; it was initialised above when it is read (bias).
-    unsafe { product(y.as_mut_ptr().cast(), x, w, bias.is_some()) }
+}
+
+/// [`forward`] on the rows `x` (`y` holds exactly their outputs), single-threaded.
+fn forward_rows(x: Mat, w: Mat, bias: Option<&[f32]>, y: &mut [MaybeUninit<f32>]) {
+    let d_out = w.cols;
+    match bias {
+        Some(b) => {
+            for row in y.chunks_exact_mut(d_out) {
+                for (o, &b) in row.iter_mut().zip(b) {
+                    o.write(b);
+                }
+            }
+        }
+        None if x.cols == 0 => y.iter_mut().for_each(|o| {
+            o.write(0.0);
+        }),
+        None => {}
+    }
+    if x.cols == 0 {
+        return; // empty product: y is the bias (or zero)
+    }
+    // SAFETY: `y` holds x.rows x d_out; it was initialised above when it is read (bias).
+    unsafe { product(y.as_mut_ptr().cast(), x, w, bias.is_some(), 1) }
 }
 
 /// Gradients of [`forward`] for the upstream `dy [n, d_out]` (row-major): fills
@@ -165,10 +205,23 @@ pub fn backward(
         });
         return vec![0.0; d_out];
     }
-    // SAFETY: sizes checked above; neither output is read.
-    unsafe {
-        product(dx.as_mut_ptr().cast(), dym, w.t(), false);
-        product(dw.as_mut_ptr().cast(), x.t(), dym, false);
+    // dx and dW cost the same n d_in d_out multiply-adds: on two threads each gets one (no
+    // synchronisation inside either product); more threads are shared between the two.
+    let t = threads(n * d_in * d_out);
+    let per = (t / 2).max(1);
+    let mut dx_job = || {
+        // SAFETY: `dx` holds n x d_in (checked above) and is not read.
+        unsafe { product(dx.as_mut_ptr().cast(), dym, w.t(), false, per) }
+    };
+    let mut dw_job = || {
+        // SAFETY: `dw` holds d_in x d_out (checked above) and is not read.
+        unsafe { product(dw.as_mut_ptr().cast(), x.t(), dym, false, per) }
+    };
+    if t > 1 {
+        rayon::join(dx_job, dw_job);
+    } else {
+        dx_job();
+        dw_job();
     }
     column_sums(dy, d_out)
 }

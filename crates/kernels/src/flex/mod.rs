@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod simd;
+pub mod adamw;
 pub mod attention;
 pub mod gelu;
 pub mod layer_norm;
