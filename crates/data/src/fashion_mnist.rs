@@ -277,6 +277,42 @@ impl Dataset<FashionItem> for FashionDataset {
 /// Where the subject sits relative to the other item: the `shapes` grammar's relations.
 pub use crate::shapes::vocab::Relation;
 
+/// Fashion-MNIST (Debian's `dataset-fashion-mnist`), captions from templates.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FashionConfig {
+    /// Folder with the idx.gz files (default: /usr/share/datasets/fashion-mnist).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    pub image_size: usize,
+    pub fit: Fit,
+    /// Two items on one canvas with a spatial caption ("a bag left of a sneaker").
+    #[serde(default)]
+    pub pairs: bool,
+    pub seed: u64,
+}
+
+/// The word vocabulary of Fashion-MNIST captions (templates, class names, relations).
+pub fn vocabulary() -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let texts = TEMPLATES
+        .iter()
+        .flat_map(|t| {
+            CLASS_NAMES
+                .iter()
+                .map(move |c| t.replace("{}", &with_article(c)))
+        })
+        .chain(Relation::ALL.iter().map(|r| r.phrase().to_string()));
+    for text in texts {
+        for w in text.split_whitespace() {
+            if !words.iter().any(|x| x == w) {
+                words.push(w.to_string());
+            }
+        }
+    }
+    words
+}
+
 /// Compositional mode: item `i` is two random images (seeded by `seed` and `i`) on a
 /// 56x56 canvas (each in its own half, the other half of its column/row empty), fitted to
 /// `size`. Captions: "a photo of a sneaker left of a bag" and the inverse phrasing.

@@ -18,9 +18,10 @@ use ifvit_data::batch::{
     CaptionSampling, CaptionedImage, TextImageBatcher, TextImageSample, rgb_to_chw,
 };
 use ifvit_data::cache::FeatureCache;
+pub use ifvit_data::fashion_mnist::FashionConfig;
 use ifvit_data::fashion_mnist::{
-    CLASS_NAMES, FashionDataset, FashionItem, FashionMnist, FashionPairs, Fit, Relation, Split,
-    TEMPLATES, with_article,
+    FashionDataset, FashionItem, FashionMnist, FashionPairs, Split,
+    vocabulary as fashion_vocabulary,
 };
 use ifvit_data::shapes::{ShapesConfig, ShapesGenerator, item_rng};
 use ifvit_data::tokenizer::word::WordTokenizer;
@@ -32,21 +33,6 @@ use crate::config::{DataConfig, ExperimentConfig};
 use crate::error::TrainError;
 use crate::text::{FrozenText, TextEncoderConfig, TextSide};
 use ifvit_uvit::UViTConfig;
-
-/// Fashion-MNIST (Debian's `dataset-fashion-mnist`), captions from templates.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FashionConfig {
-    /// Folder with the idx.gz files (default: /usr/share/datasets/fashion-mnist).
-    #[serde(default)]
-    pub dir: Option<PathBuf>,
-    pub image_size: usize,
-    pub fit: Fit,
-    /// Two items on one canvas with a spatial caption ("a bag left of a sneaker").
-    #[serde(default)]
-    pub pairs: bool,
-    pub seed: u64,
-}
 
 /// A feature cache written by `ifvit prepare coco` (SPEC section 5: latent moments per
 /// image, text features per caption, the empty-caption context).
@@ -150,27 +136,6 @@ pub enum TrainData {
     Shapes(ShapesSource, TextSide),
     Fashion(FashionSource, TextSide),
     Cache(Box<CacheSource>),
-}
-
-/// The word vocabulary of Fashion-MNIST captions (templates, class names, relations).
-pub fn fashion_vocabulary() -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    let texts = TEMPLATES
-        .iter()
-        .flat_map(|t| {
-            CLASS_NAMES
-                .iter()
-                .map(move |c| t.replace("{}", &with_article(c)))
-        })
-        .chain(Relation::ALL.iter().map(|r| r.phrase().to_string()));
-    for text in texts {
-        for w in text.split_whitespace() {
-            if !words.iter().any(|x| x == w) {
-                words.push(w.to_string());
-            }
-        }
-    }
-    words
 }
 
 fn data_err(e: impl std::fmt::Display) -> TrainError {

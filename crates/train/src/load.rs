@@ -8,12 +8,13 @@ use ifvit_fusion::{Fusion, FusionStrategy};
 
 use crate::checkpoint::{Checkpoint, CheckpointDir, CheckpointError};
 use crate::config::{DataConfig, ExperimentConfig};
-use crate::data::{fashion_vocabulary, text_side};
+use crate::data::text_side;
 use crate::error::TrainError;
 use crate::model::TextToImage;
 use crate::text::TextSide;
 use crate::trainer::CUSTOM_STRATEGY_FILE;
 use crate::weights::load_module;
+use ifvit_data::fashion_mnist::vocabulary as fashion_vocabulary;
 
 /// A model ready to sample, with what it was trained with.
 pub struct LoadedRun<S: FusionStrategy = Fusion> {
