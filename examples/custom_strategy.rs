@@ -176,6 +176,7 @@ fn experiment(steps: u64) -> ExperimentConfig {
             keep_checkpoints: 2,
             log_every: 5,
             devices: 1,
+            seeds: 1,
         },
         eval: EvalConfig {
             prompts: 8,
@@ -188,7 +189,9 @@ fn experiment(steps: u64) -> ExperimentConfig {
             // needs a strategy that implements `JointBlock::text_attention`. Off here.
             fid_images: 0,
             attention_rank: false,
+            unseen_prompts: 0,
         },
+        sweep: None,
     }
 }
 

@@ -274,6 +274,122 @@ fn the_ablation_writes_its_report() {
 }
 
 #[test]
+fn seeds_unseen_compositions_and_a_cv_sweep_reach_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("held.ron");
+    let text = TINY
+        .replace("STEPS", "2")
+        .replace(
+            "placement: canonical)",
+            "placement: canonical,\n        holdout: (colour_shapes: 1, count_shapes: 1, relation_colours: 1))",
+        )
+        .replace("grid_prompts: 3, seed: 0)", "grid_prompts: 3, seed: 0, unseen_prompts: 3)");
+    std::fs::write(&cfg, text).unwrap();
+    let out = dir.path().join("sweep");
+    let run = |extra: &[&str]| {
+        ifvit()
+            .args(["ablate", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Bad sweep arguments are errors that say what to write.
+    let e = fails(run(&["--sweep", "x=1"]));
+    assert!(
+        e.contains("unknown knob `x`") && e.contains("c=0,1,2"),
+        "{e}"
+    );
+    let e = fails(run(&["--sweep", "c=0,1"]));
+    assert!(e.contains("--sweep v="), "{e}");
+    let e = fails(run(&["--method", "concat"]));
+    assert!(e.contains("only applies to a --sweep"), "{e}");
+    let e = fails(run(&["--sweep", "c=0", "--sweep", "v=5"]));
+    assert!(
+        e.contains("sweep.c / sweep.v") && e.contains("v = 5"),
+        "{e}"
+    );
+
+    ok(run(&[
+        "--seeds",
+        "2",
+        "--sweep",
+        "c=0,1",
+        "--sweep",
+        "v=0",
+        "--method",
+        "crossattn",
+    ]));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let names: Vec<&str> = json["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["arm"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "intermediate-crossattn(c=0,v=0)",
+            "intermediate-crossattn(c=1,v=0)"
+        ]
+    );
+    let runs = json["seed_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for r in runs {
+        assert_eq!(r["seed_index"].as_u64(), Some(1));
+        assert_eq!(r["items"]["seen"].as_array().unwrap().len(), 6);
+        assert_eq!(r["items"]["unseen"].as_array().unwrap().len(), 3);
+        assert_eq!(r["unseen"]["overall"]["n"].as_u64(), Some(3));
+    }
+    assert!(
+        out.join("arms/intermediate-crossattn-c1v0-seed1/config.ron")
+            .is_file()
+    );
+    let seed1 =
+        std::fs::read_to_string(out.join("arms/intermediate-crossattn-c1v0-seed1/config.ron"))
+            .unwrap();
+    assert!(
+        seed1.contains("seed: 4,"),
+        "run 1 trains with seed 3 + 1: {seed1}"
+    );
+    assert_eq!(json["summary"][0]["runs"].as_u64(), Some(2));
+    assert_eq!(
+        json["unseen_bounds"]["ceiling"]["overall"]["n"].as_u64(),
+        Some(3)
+    );
+    // One pair, seen and unseen prompts, all and per aspect.
+    let paired = json["paired"].as_array().unwrap();
+    assert!(paired.len() >= 3, "{paired:?}");
+    assert!(paired.iter().any(|p| p["split"] == "unseen"), "{paired:?}");
+    assert!(paired.iter().all(|p| p["runs"].as_u64() == Some(2)));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for section in [
+        "## Seen and unseen compositions",
+        "## Over 2 seeds",
+        "## Paired differences between arms",
+        "**unseen prompts**",
+        "## c/v sweep: intermediate-crossattn",
+        "![All-correct %, unseen prompts](sweep_unseen.png)",
+    ] {
+        assert!(report.contains(section), "missing {section}: {report}");
+    }
+    for f in ["sweep_alignment.png", "sweep_unseen.png", "sweep_gmacs.png"] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.starts_with("\"intermediate"))
+            .count(),
+        4
+    );
+}
+
+#[test]
 fn bad_configs_and_outputs_are_reported_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.ron");

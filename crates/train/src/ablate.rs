@@ -5,14 +5,18 @@
 //! ```text
 //! OUT/config.ron                     the experiment config as run
 //! OUT/arms/<arm>/                    one training run per arm (resumable)
+//! OUT/arms/<arm>-seed<k>/             run k of `train.seeds` (seed + k), k >= 1
 //! OUT/grids/<arm>.png, grids/all.png samples for the same prompts and noise
 //! OUT/report.md results.csv results.json loss.png alignment_vs_gmacs.png throughput.png
 //! ```
 //! Re-running the same command on the same folder resumes: finished arms are not retrained
 //! (their final checkpoint is loaded), interrupted ones continue from their last checkpoint.
 //!
-//! [`ablate`] runs the config's arms; [`ablate_arms`] runs any list of [`Arm`]s, a library
-//! user's own [`FusionStrategy`] included (see `examples/custom_strategy.rs`).
+//! [`ablate`] runs the config's arms (or its c/v `sweep`); [`ablate_arms`] runs any list of
+//! [`Arm`]s, a library user's own [`FusionStrategy`] included (see
+//! `examples/custom_strategy.rs`). With `train.seeds = N` every arm is trained and scored N
+//! times; `eval.unseen_prompts` adds prompts holding compositions training never showed;
+//! [`crate::compare`] turns the runs into spreads and paired tests.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +26,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::tensor::Device;
 use ifvit_data::fashion_mnist::FashionDataset;
-use ifvit_data::shapes::held_out_prompts;
+use ifvit_data::shapes::{Aspect, Split, eval_prompts, held_out_prompts};
 use ifvit_diffusion::NoiseSchedule;
 use ifvit_fusion::{Fusion, FusionStrategy};
 use ifvit_metrics::shapes::{Bounds, bounds};
@@ -34,10 +38,11 @@ use serde::{Deserialize, Serialize};
 pub use crate::arm::Arm;
 use crate::arm_quality::{ArmQuality, QualityContext};
 use crate::checkpoint::{CheckpointDir, io_err, write_atomic};
-use crate::config::{DataConfig, ExperimentConfig};
+use crate::compare::{ArmSummary, PairedRow};
+use crate::config::{DataConfig, ExperimentConfig, SweepConfig};
 use crate::data::{TrainData, shapes_config};
 use crate::error::TrainError;
-use crate::eval::{EvalOutcome, evaluate};
+use crate::eval::{EvalOutcome, evaluate_split};
 use crate::eval_run::ClipField;
 use crate::model::TextToImage;
 use crate::sample::{SampleSettings, sample_prompts};
@@ -79,8 +84,18 @@ pub struct ArmResult {
     pub step_ms: f64,
     /// Mean loss over the last 10% of steps.
     pub final_loss: f64,
-    /// Exact alignment on the held-out prompts (`shapes` data only).
+    /// Which run of the arm: trained with `train.seed + seed_index`, evaluated with
+    /// `eval.seed + seed_index`.
+    #[serde(default)]
+    pub seed_index: usize,
+    /// Exact alignment on the seen evaluation prompts (`shapes` data only).
     pub alignment: Option<AlignmentReport>,
+    /// Exact alignment on the unseen prompts (`eval.unseen_prompts`; `None` without them).
+    #[serde(default)]
+    pub unseen: Option<AlignmentReport>,
+    /// Per prompt all-correct, in prompt order (the items of the paired tests).
+    #[serde(default)]
+    pub items: Items,
     pub sample_seconds: f64,
     /// FID of the guided evaluation samples against the shapes reference (`quality.fid`
     /// has KID and the sample count); `None` with the reason in `quality.fid_absent`.
@@ -92,6 +107,20 @@ pub struct ArmResult {
     pub quality: crate::arm_quality::ArmQuality,
     /// The arm's run folder (config, loss log, checkpoints).
     pub run_dir: PathBuf,
+}
+
+/// Per-prompt outcomes (all checks passed) of one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Items {
+    pub seen: Vec<bool>,
+    pub unseen: Vec<bool>,
+}
+
+/// The caption aspect of every evaluation prompt, in order (the same for every arm and run).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PromptAspects {
+    pub seen: Vec<Aspect>,
+    pub unseen: Vec<Aspect>,
 }
 
 /// All of it.
@@ -106,8 +135,34 @@ pub struct AblationResults {
     /// model that draws plausible scenes but ignores the text). `shapes` data only.
     #[serde(default)]
     pub bounds: Option<Bounds>,
+    /// Run 0 of every arm (`train.seed`), in arm order.
     pub arms: Vec<ArmResult>,
+    /// Runs per arm (`train.seeds`).
+    #[serde(default = "one")]
+    pub seeds: usize,
+    /// Runs 1.. of every arm (seed-major: all arms of run 1, then of run 2, ...).
+    #[serde(default)]
+    pub seed_runs: Vec<ArmResult>,
+    /// Mean and spread over runs, per arm (in arm order).
+    #[serde(default)]
+    pub summary: Vec<ArmSummary>,
+    /// Paired differences between arms over the same prompts and seeds.
+    #[serde(default)]
+    pub paired: Vec<PairedRow>,
     pub eval_prompts: usize,
+    /// Unseen prompts scored per run (0: none).
+    #[serde(default)]
+    pub unseen_prompts: usize,
+    /// The untrained model and the real-image bounds on the unseen prompts.
+    #[serde(default)]
+    pub unseen_chance: Option<AlignmentReport>,
+    #[serde(default)]
+    pub unseen_bounds: Option<Bounds>,
+    #[serde(default)]
+    pub aspects: PromptAspects,
+    /// The c/v grid when the arms are a sweep.
+    #[serde(default)]
+    pub sweep: Option<SweepConfig>,
     pub sampler: String,
     pub guidance: f64,
     pub total_seconds: f64,
@@ -118,6 +173,17 @@ pub struct AblationResults {
     pub fid_reference: Option<crate::quality::ReferenceInfo>,
     #[serde(default)]
     pub quality_setup_seconds: f64,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl AblationResults {
+    /// Every run of every arm: run 0 of each, then the further seeds.
+    pub fn all_runs(&self) -> impl Iterator<Item = &ArmResult> {
+        self.arms.iter().chain(&self.seed_runs)
+    }
 }
 
 /// Short folder name of an arm.
@@ -196,7 +262,13 @@ pub fn ablate(
     interrupt: Option<Arc<AtomicBool>>,
     progress: &mut dyn AblationProgress,
 ) -> Result<AblationResults, TrainError> {
-    let arms: Vec<Arm> = cfg.arms.iter().copied().map(Arm::from).collect();
+    let fusions = match &cfg.sweep {
+        Some(sw) => sw
+            .arms()
+            .map_err(|e| TrainError::Other(format!("sweep: {e}")))?,
+        None => cfg.arms.clone(),
+    };
+    let arms: Vec<Arm> = fusions.into_iter().map(Arm::from).collect();
     ablate_arms(cfg, &arms, out, device, interrupt, progress)
 }
 
@@ -215,21 +287,45 @@ pub fn ablate_arms(
         .first()
         .ok_or_else(|| TrainError::Other("an ablation needs at least one arm".into()))?;
     prepare_output(cfg, arms, out)?;
+    let seeds = cfg.train.seeds.max(1);
     let mut ab = first.runner.open(cfg, out, device, interrupt, progress)?;
-    ab.progress.plan(ab.planned_units(arms.len()));
-    let chance = first.runner.chance(&mut ab)?;
-    let bounds = shapes_bounds(cfg)?;
+    ab.progress.plan(ab.planned_units(arms.len() * seeds));
+    let (chance, unseen_chance) = first.runner.chance(&mut ab)?;
+    let bounds = shapes_bounds(cfg, Split::Seen, cfg.eval.prompts)?;
+    let unseen_bounds = match cfg.eval.unseen_prompts {
+        0 => None,
+        n => shapes_bounds(cfg, Split::Unseen, n)?,
+    };
     let mut results = Vec::with_capacity(arms.len());
     for arm in arms {
-        results.push(arm.runner.run(&mut ab, arm)?);
+        results.push(arm.runner.run(&mut ab, arm, 0)?);
     }
     ab.grid.save_all()?;
-    let results = AblationResults {
+    let mut seed_runs = Vec::with_capacity(arms.len() * (seeds - 1));
+    for k in 1..seeds {
+        for arm in arms {
+            seed_runs.push(arm.runner.run(&mut ab, arm, k)?);
+        }
+    }
+    let mut results = AblationResults {
         name: cfg.name.clone(),
         chance,
         bounds,
         arms: results,
+        seeds,
+        seed_runs,
+        summary: Vec::new(),
+        paired: Vec::new(),
         eval_prompts: if ab.scored { cfg.eval.prompts } else { 0 },
+        unseen_prompts: if ab.scored {
+            cfg.eval.unseen_prompts
+        } else {
+            0
+        },
+        unseen_chance,
+        unseen_bounds,
+        aspects: prompt_aspects(cfg)?,
+        sweep: cfg.sweep.clone(),
         sampler: format!(
             "{} ({} NFE)",
             cfg.eval.sampler.name(),
@@ -242,6 +338,8 @@ pub fn ablate_arms(
         fid_reference: ab.quality.reference_info.clone(),
         quality_setup_seconds: ab.quality.setup_seconds,
     };
+    results.summary = crate::compare::summaries(&results);
+    results.paired = crate::compare::paired(&results);
     crate::report::write_all(&results, cfg, out)?;
     ab.progress.finish();
     Ok(results)
@@ -273,13 +371,38 @@ fn prepare_output(cfg: &ExperimentConfig, arms: &[Arm], out: &Path) -> Result<()
     Ok(())
 }
 
-/// The scorer's ceiling and caption-swap chance on the evaluation prompts (`shapes` only).
-fn shapes_bounds(cfg: &ExperimentConfig) -> Result<Option<Bounds>, TrainError> {
+/// The aspects of the seen and unseen evaluation prompts (empty unless `shapes`).
+fn prompt_aspects(cfg: &ExperimentConfig) -> Result<PromptAspects, TrainError> {
+    let DataConfig::Shapes(s) = &cfg.data else {
+        return Ok(PromptAspects::default());
+    };
+    let aspects = |split, n| -> Result<Vec<Aspect>, TrainError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(eval_prompts(s, n, split)
+            .map_err(|e| TrainError::Data(e.to_string()))?
+            .iter()
+            .map(|p| p.aspect)
+            .collect())
+    };
+    Ok(PromptAspects {
+        seen: aspects(Split::Seen, cfg.eval.prompts)?,
+        unseen: aspects(Split::Unseen, cfg.eval.unseen_prompts)?,
+    })
+}
+
+/// The scorer's ceiling and caption-swap chance on `n` evaluation prompts of `split`
+/// (`shapes` only).
+fn shapes_bounds(
+    cfg: &ExperimentConfig,
+    split: Split,
+    n: usize,
+) -> Result<Option<Bounds>, TrainError> {
     let DataConfig::Shapes(s) = &cfg.data else {
         return Ok(None);
     };
-    let prompts =
-        held_out_prompts(s, cfg.eval.prompts).map_err(|e| TrainError::Data(e.to_string()))?;
+    let prompts = eval_prompts(s, n, split).map_err(|e| TrainError::Data(e.to_string()))?;
     let b = bounds(s, &prompts, &ShapesScorer::default(), cfg.eval.seed)
         .map_err(|e| TrainError::Data(e.to_string()))?;
     Ok(Some(b))
@@ -296,10 +419,16 @@ pub(crate) trait RunArm {
         interrupt: Option<Arc<AtomicBool>>,
         progress: &'a mut dyn AblationProgress,
     ) -> Result<Ablation<'a>, TrainError>;
-    /// Samples and scores an untrained model of this arm (the chance level); its grid too.
-    fn chance(&self, ab: &mut Ablation<'_>) -> Result<Option<AlignmentReport>, TrainError>;
-    /// Trains, evaluates and draws the grid of this arm.
-    fn run(&self, ab: &mut Ablation<'_>, arm: &Arm) -> Result<ArmResult, TrainError>;
+    /// Samples and scores an untrained model of this arm (the chance level, seen and
+    /// unseen); its grid too.
+    fn chance(&self, ab: &mut Ablation<'_>) -> Result<Reports, TrainError>;
+    /// Trains, evaluates and (run 0) draws the grid of run `seed_index` of this arm.
+    fn run(
+        &self,
+        ab: &mut Ablation<'_>,
+        arm: &Arm,
+        seed_index: usize,
+    ) -> Result<ArmResult, TrainError>;
 }
 
 impl<S: FusionStrategy> RunArm for S {
@@ -314,13 +443,36 @@ impl<S: FusionStrategy> RunArm for S {
         Ablation::open(cfg, self.clone(), out, device, interrupt, progress)
     }
 
-    fn chance(&self, ab: &mut Ablation<'_>) -> Result<Option<AlignmentReport>, TrainError> {
+    fn chance(&self, ab: &mut Ablation<'_>) -> Result<Reports, TrainError> {
         ab.chance(self.clone())
     }
 
-    fn run(&self, ab: &mut Ablation<'_>, arm: &Arm) -> Result<ArmResult, TrainError> {
-        ab.arm(self.clone(), arm)
+    fn run(
+        &self,
+        ab: &mut Ablation<'_>,
+        arm: &Arm,
+        seed_index: usize,
+    ) -> Result<ArmResult, TrainError> {
+        ab.arm(self.clone(), arm, seed_index)
     }
+}
+
+/// Seen and unseen alignment of one model (`None` where not scored).
+type Reports = (Option<AlignmentReport>, Option<AlignmentReport>);
+
+/// A model's scores on the seen and (where configured) unseen prompts.
+struct Scored {
+    seen: EvalOutcome,
+    unseen: Option<EvalOutcome>,
+}
+
+/// The run folder of run `seed_index` of the arm `slug`.
+pub fn run_dir(out: &Path, slug: &str, seed_index: usize) -> PathBuf {
+    let name = match seed_index {
+        0 => slug.to_string(),
+        k => format!("{slug}-seed{k}"),
+    };
+    out.join("arms").join(name)
 }
 
 /// The state shared by the arms of one ablation.
@@ -402,7 +554,7 @@ impl<'a> Ablation<'a> {
     /// Evaluation work of one model, in training-step units (0 when nothing is scored).
     fn eval_units(&self) -> f64 {
         if self.scored {
-            self.cfg.eval.prompts as f64 * self.per_img
+            (self.cfg.eval.prompts + self.cfg.eval.unseen_prompts) as f64 * self.per_img
         } else {
             0.0
         }
@@ -412,52 +564,69 @@ impl<'a> Ablation<'a> {
         self.eval_units() + arms as f64 * (self.cfg.train.steps as f64 + self.eval_units())
     }
 
-    /// Samples and scores `model` on the held-out prompts (`None` unless `shapes`).
+    /// Samples and scores `model` on the seen and unseen prompts of `cfg` (`None` unless
+    /// `shapes`).
     fn score<S: FusionStrategy>(
         &mut self,
         model: &TextToImage<S>,
+        cfg: &ExperimentConfig,
         phase: &str,
-    ) -> Result<Option<EvalOutcome>, TrainError> {
+    ) -> Result<Option<Scored>, TrainError> {
         let Some(tok) = self.text.as_ref().filter(|_| self.scored) else {
             return Ok(None);
         };
-        self.progress.phase(phase, self.cfg.eval.prompts as u64);
+        let (n_seen, n_unseen) = (cfg.eval.prompts, cfg.eval.unseen_prompts);
+        self.progress.phase(phase, (n_seen + n_unseen) as u64);
         let (base, per_img, progress) = (self.units, self.per_img, &mut *self.progress);
-        let ev = evaluate(model, tok, self.cfg, self.device, &mut |d| {
-            progress.advance(d as u64, base + d as f64 * per_img, None)
-        })?;
+        let mut tick = |d: usize| progress.advance(d as u64, base + d as f64 * per_img, None);
+        let seen = evaluate_split(model, tok, cfg, Split::Seen, n_seen, self.device, &mut tick)?;
+        let unseen = match n_unseen {
+            0 => None,
+            n => Some(evaluate_split(
+                model,
+                tok,
+                cfg,
+                Split::Unseen,
+                n,
+                self.device,
+                &mut |d| tick(n_seen + d),
+            )?),
+        };
         self.units += self.eval_units();
-        Ok(Some(ev))
+        Ok(Some(Scored { seen, unseen }))
     }
 
     /// Chance level: an untrained model of `strategy`, sampled and scored like the arms.
-    fn chance<S: FusionStrategy>(
-        &mut self,
-        strategy: S,
-    ) -> Result<Option<AlignmentReport>, TrainError> {
+    fn chance<S: FusionStrategy>(&mut self, strategy: S) -> Result<Reports, TrainError> {
         let ucfg = self.cfg.uvit_with(strategy)?;
         let untrained = TextToImage::seeded(&ucfg, self.vocab, self.device, self.cfg.train.seed)?;
-        let report = self
-            .score(&untrained, "chance: untrained model")?
-            .map(|ev| ev.report);
+        let scored = self.score(&untrained, self.cfg, "chance: untrained model")?;
         self.grid
             .draw(&untrained, self.text.as_ref(), "untrained", self.device)?;
-        Ok(report)
+        Ok(match scored {
+            Some(s) => (Some(s.seen.report), s.unseen.map(|u| u.report)),
+            None => (None, None),
+        })
     }
 
-    /// Trains (or resumes) one arm in `OUT/arms/<slug>`.
+    /// Trains (or resumes) one run of an arm with `cfg` in `run_dir`.
     fn train<S: FusionStrategy>(
         &mut self,
         strategy: S,
         arm: &Arm,
+        cfg: &ExperimentConfig,
+        run_dir: PathBuf,
     ) -> Result<TrainOutcome<S>, TrainError> {
-        let run_dir = self.out.join("arms").join(&arm.slug);
+        let label = match cfg.train.seed.wrapping_sub(self.cfg.train.seed) {
+            0 => arm.name.clone(),
+            k => format!("{} (seed {}, run {k})", arm.name, cfg.train.seed),
+        };
         let done = CheckpointDir::new(&run_dir)
             .latest()
             .map(|c| c.state.step)
             .unwrap_or(0);
         self.progress
-            .phase(&format!("train {}", arm.name), self.cfg.train.steps);
+            .phase(&format!("train {label}"), self.cfg.train.steps);
         let opts = TrainOptions {
             out_dir: run_dir,
             fusion: strategy,
@@ -471,36 +640,45 @@ impl<'a> Ablation<'a> {
             p: &mut *self.progress,
             base_units: self.units,
         };
-        let outcome = train(self.cfg, &opts, self.device, &mut bridge)?;
+        let outcome = train(cfg, &opts, self.device, &mut bridge)?;
         if outcome.stopped_early {
             return Err(TrainError::Other(format!(
-                "interrupted while training {} at step {} (checkpoint saved); run the same \
-                 command again to resume",
-                arm.name, outcome.state.step
+                "interrupted while training {label} at step {} (checkpoint saved); run the \
+                 same command again to resume",
+                outcome.state.step
             )));
         }
         self.units += self.cfg.train.steps as f64;
         Ok(outcome)
     }
 
-    /// Trains, evaluates and draws one arm.
-    fn arm<S: FusionStrategy>(&mut self, strategy: S, arm: &Arm) -> Result<ArmResult, TrainError> {
-        let ucfg = self.cfg.uvit_with(strategy.clone())?;
-        let outcome = self.train(strategy, arm)?;
+    /// Trains, evaluates and (run 0) draws run `seed_index` of one arm.
+    fn arm<S: FusionStrategy>(
+        &mut self,
+        strategy: S,
+        arm: &Arm,
+        seed_index: usize,
+    ) -> Result<ArmResult, TrainError> {
+        let cfg = self.cfg.for_seed(seed_index);
+        let ucfg = cfg.uvit_with(strategy.clone())?;
+        let run_dir = run_dir(self.out, &arm.slug, seed_index);
+        let outcome = self.train(strategy, arm, &cfg, run_dir.clone())?;
         let ema = &outcome.ema;
-        let run_dir = self.out.join("arms").join(&arm.slug);
-        let ev = self.score(ema, &format!("evaluate {}", arm.name))?;
+        let ev = self.score(ema, &cfg, &format!("evaluate {}", arm.name))?;
         let mut quality = ArmQuality::default();
         if let (Some(ev), Some(tok)) = (&ev, &self.text) {
             self.progress
                 .phase(&format!("FID/KID and attention rank {}", arm.name), 1);
-            quality = self
-                .quality
-                .arm(ema, tok, self.cfg, &arm.name, ev, &run_dir, self.device)?;
+            quality =
+                self.quality
+                    .arm(ema, tok, &cfg, &arm.name, &ev.seen, &run_dir, self.device)?;
         }
-        let images = self
-            .grid
-            .draw(ema, self.text.as_ref(), &arm.slug, self.device)?;
+        let images = if seed_index == 0 {
+            self.grid
+                .draw(ema, self.text.as_ref(), &arm.slug, self.device)?
+        } else {
+            Vec::new()
+        };
         if !images.is_empty() {
             let captions = &self.grid.captions;
             save_png(
@@ -509,7 +687,7 @@ impl<'a> Ablation<'a> {
             )?;
         }
         let gmacs = forward_cost(&ucfg).gmacs();
-        Ok(arm_result(
+        let mut r = arm_result(
             arm,
             &outcome,
             self.cfg.train.batch_size,
@@ -518,7 +696,9 @@ impl<'a> Ablation<'a> {
             ev,
             quality,
             run_dir,
-        ))
+        );
+        r.seed_index = seed_index;
+        Ok(r)
     }
 }
 
@@ -530,12 +710,28 @@ fn arm_result<S: FusionStrategy>(
     batch_size: usize,
     gmacs: f64,
     gmacs_ratio_to_first_arm: f64,
-    ev: Option<EvalOutcome>,
+    ev: Option<Scored>,
     quality: ArmQuality,
     run_dir: PathBuf,
 ) -> ArmResult {
-    let (alignment, sample_seconds) =
-        ev.map_or((None, 0.0), |ev| (Some(ev.report), ev.sample_seconds));
+    let (alignment, unseen, items, sample_seconds) = match ev {
+        None => (None, None, Items::default(), 0.0),
+        Some(Scored { seen, unseen }) => {
+            let items = Items {
+                seen: seen.all_correct,
+                unseen: unseen
+                    .as_ref()
+                    .map(|u| u.all_correct.clone())
+                    .unwrap_or_default(),
+            };
+            (
+                Some(seen.report),
+                unseen.map(|u| u.report),
+                items,
+                seen.sample_seconds,
+            )
+        }
+    };
     let n = outcome.losses.len();
     let tail = &outcome.losses[n - (n / 10).max(1).min(n)..];
     let final_loss = tail.iter().map(|l| l.1).sum::<f64>() / tail.len().max(1) as f64;
@@ -553,7 +749,10 @@ fn arm_result<S: FusionStrategy>(
         train_images_per_s: steps as f64 * batch_size as f64 / seconds.max(1e-9),
         step_ms: seconds / steps.max(1) as f64 * 1e3,
         final_loss,
+        seed_index: 0,
         alignment,
+        unseen,
+        items,
         sample_seconds,
         fid: quality.fid.as_ref().map(|f| f.fid),
         clip_score: ClipField::no_weights(),

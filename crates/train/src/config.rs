@@ -89,6 +89,37 @@ pub struct ExperimentConfig {
     pub optim: OptimConfig,
     pub train: LoopConfig,
     pub eval: EvalConfig,
+    /// A grid of intermediate placements of one method that replaces `arms` in `ifvit
+    /// ablate` (`--sweep c=0,1,2 --sweep v=0,1,2`); the report draws heat maps over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepConfig>,
+}
+
+/// The c/v design space of one fusion method: every `(c, v)` of the grid as an
+/// intermediate arm. RON: `sweep: Some((method: "crossattn", c: [0, 1, 2], v: [0, 1, 2]))`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// `concat`, `crossattn`, `pixart-crossattn` or `mmdit-joint`.
+    pub method: String,
+    /// Text-only blocks.
+    pub c: Vec<usize>,
+    /// Image-only blocks at each end.
+    pub v: Vec<usize>,
+}
+
+impl SweepConfig {
+    /// The grid's arms, `c`-major (`c[0]v[0], c[0]v[1], ...`).
+    pub fn arms(&self) -> Result<Vec<Fusion>, ifvit_fusion::FusionError> {
+        let name = format!("intermediate-{}", self.method);
+        let mut arms = Vec::with_capacity(self.c.len() * self.v.len());
+        for &c in &self.c {
+            for &v in &self.v {
+                arms.push(Fusion::parse(&name, Some(c), Some(v))?);
+            }
+        }
+        Ok(arms)
+    }
 }
 
 /// Where the images and captions come from.
@@ -169,6 +200,15 @@ pub struct LoopConfig {
     /// Data-parallel devices (1 = single device). See docs/training.md.
     #[serde(default = "default_devices")]
     pub devices: usize,
+    /// Independent runs per arm in `ifvit ablate` (`--seeds N`): run `k` uses `seed + k` for
+    /// training and `eval.seed + k` for the evaluation noise; the report gives the mean and
+    /// spread over runs and paired tests between arms over the same prompts and seeds.
+    #[serde(default = "default_seeds")]
+    pub seeds: usize,
+}
+
+fn default_seeds() -> usize {
+    1
 }
 
 fn default_keep() -> usize {
@@ -199,6 +239,10 @@ pub struct EvalConfig {
     /// Run the attention-rank analysis on every arm (`shapes` data).
     #[serde(default)]
     pub attention_rank: bool,
+    /// Prompts holding a composition training never showed (`data.holdout`), scored beside
+    /// the `prompts` seen ones (0: none; `shapes` data with a holdout only).
+    #[serde(default)]
+    pub unseen_prompts: usize,
 }
 
 impl ExperimentConfig {
@@ -218,6 +262,12 @@ impl ExperimentConfig {
                 })?;
         cfg.validate(origin)?;
         Ok(cfg)
+    }
+
+    /// Checks a config again after changes made outside its file (command-line overrides);
+    /// errors name `path` and the field.
+    pub fn revalidate(&self, path: &Path) -> Result<(), ConfigError> {
+        self.validate(&path.display().to_string())
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -363,6 +413,43 @@ impl ExperimentConfig {
         if e.batch_size == 0 {
             return Err(invalid("eval.batch_size", "must be positive".into()));
         }
+        if e.unseen_prompts > 0 {
+            match &self.data {
+                DataConfig::Shapes(s) if !s.holdout.is_off() => {}
+                DataConfig::Shapes(_) => {
+                    return Err(invalid(
+                        "eval.unseen_prompts",
+                        format!(
+                            "{} unseen prompts, but data.holdout holds nothing out; set e.g. \
+                             holdout: (colour_shapes: 2, count_shapes: 2, relation_colours: 1) \
+                             or unseen_prompts: 0",
+                            e.unseen_prompts
+                        ),
+                    ));
+                }
+                _ => {
+                    return Err(invalid(
+                        "eval.unseen_prompts",
+                        "only the `shapes` data has held-out compositions; use 0".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(sw) = &self.sweep {
+            if sw.c.is_empty() || sw.v.is_empty() {
+                return Err(invalid(
+                    "sweep",
+                    "list at least one value of c and of v, e.g. c: [0, 1, 2], v: [0, 1, 2]".into(),
+                ));
+            }
+            for f in sw
+                .arms()
+                .map_err(|e| invalid("sweep.method", e.to_string()))?
+            {
+                self.uvit(f)
+                    .map_err(|e| invalid("sweep.c / sweep.v", e.to_string()))?;
+            }
+        }
         Ok(())
     }
 
@@ -467,7 +554,20 @@ impl ExperimentConfig {
         int("eval.batch_size", e.batch_size as u64, 1, 4096)?;
         int("eval.grid_prompts", e.grid_prompts as u64, 0, 1024)?;
         int("eval.fid_images", e.fid_images as u64, 0, e.prompts as u64)?;
+        int("eval.unseen_prompts", e.unseen_prompts as u64, 0, 1_000_000)?;
+        int("train.seeds", t.seeds as u64, 1, 1000)?;
         Ok(())
+    }
+
+    /// Run `k` of `train.seeds`: training seed `seed + k` and evaluation noise `eval.seed +
+    /// k`, as a single-run config (what that run's folder records).
+    pub fn for_seed(&self, k: usize) -> ExperimentConfig {
+        let mut c = self.clone();
+        c.train.seed = self.train.seed.wrapping_add(k as u64);
+        c.eval.seed = self.eval.seed.wrapping_add(k as u64);
+        c.train.seeds = 1;
+        c.sweep = None;
+        c
     }
 
     /// Scales the step budget (and the warm-up with it) by `factor` (`--budget`), capped at

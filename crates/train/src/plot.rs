@@ -314,6 +314,88 @@ pub fn bars(
     save(buf, path)
 }
 
+/// A heat map of `values[row][col]` (`None`: not run) with each cell's value written in it:
+/// rows labelled `row_desc = row_labels[i]`, columns `col_desc = col_labels[j]`; `fmt`
+/// formats a cell. Colour runs from light (lowest) to dark blue (highest).
+#[allow(clippy::too_many_arguments)]
+pub fn heatmap(
+    title: &str,
+    row_desc: &str,
+    col_desc: &str,
+    row_labels: &[String],
+    col_labels: &[String],
+    values: &[Vec<Option<f64>>],
+    fmt: &dyn Fn(f64) -> String,
+    path: &Path,
+) -> Result<(), TrainError> {
+    let (nr, nc) = (row_labels.len().max(1), col_labels.len().max(1));
+    let known: Vec<f64> = values.iter().flatten().flatten().copied().collect();
+    let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let shade = |v: f64| {
+        let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+        let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+        RGBColor(mix(222.0, 8.0), mix(235.0, 48.0), mix(247.0, 107.0))
+    };
+    let mut buf = vec![255u8; (W * H * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(path, e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, font(24.0))
+            .margin(16)
+            .x_label_area_size(56)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0.0..nc as f64, 0.0..nr as f64)
+            .map_err(|e| err(path, e))?;
+        let label_at = |labels: &[String], v: f64| {
+            let i = v.floor() as usize;
+            if (v - i as f64 - 0.5).abs() < 1e-6 {
+                labels.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(col_desc)
+            .y_desc(row_desc)
+            .x_labels(2 * nc + 1)
+            .y_labels(2 * nr + 1)
+            .x_label_formatter(&|v| label_at(col_labels, *v))
+            .y_label_formatter(&|v| label_at(row_labels, *v))
+            .label_style(font(16.0))
+            .axis_desc_style(font(18.0))
+            .draw()
+            .map_err(|e| err(path, e))?;
+        for (i, row) in values.iter().enumerate() {
+            for (j, cell) in row.iter().enumerate() {
+                let (x, y) = (j as f64, i as f64);
+                let fill = cell.map_or(RGBColor(240, 240, 240), shade);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x, y), (x + 1.0, y + 1.0)],
+                        fill.filled(),
+                    )))
+                    .map_err(|e| err(path, e))?;
+                let text = cell.map_or("not run".to_string(), fmt);
+                let dark = cell.is_some_and(|v| hi > lo && (v - lo) / (hi - lo) > 0.55);
+                let colour = if dark { WHITE } else { BLACK };
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        text,
+                        (x + 0.38, y + 0.55),
+                        font(20.0).color(&colour),
+                    )))
+                    .map_err(|e| err(path, e))?;
+            }
+        }
+        root.present().map_err(|e| err(path, e))?;
+    }
+    save(buf, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,7 +425,21 @@ mod tests {
             &dir.path().join("b.png"),
         )
         .unwrap();
-        for f in ["l.png", "s.png", "b.png"] {
+        heatmap(
+            "t",
+            "c",
+            "v",
+            &["0".into(), "1".into()],
+            &["0".into(), "1".into(), "2".into()],
+            &[
+                vec![Some(0.1), Some(0.5), None],
+                vec![Some(0.9), Some(0.2), Some(0.3)],
+            ],
+            &|v| format!("{v:.2}"),
+            &dir.path().join("h.png"),
+        )
+        .unwrap();
+        for f in ["l.png", "s.png", "b.png", "h.png"] {
             let img = image::open(dir.path().join(f)).unwrap().to_rgb8();
             assert_eq!(img.dimensions(), (W, H));
             // Something other than white was drawn.

@@ -58,7 +58,7 @@ fn fractions(a: Option<&AspectMeans>) -> String {
 pub fn csv(r: &AblationResults) -> String {
     let mut s = String::from(
         "arm,params,gmacs,gmacs_ratio,train_steps,batch,train_seconds,train_img_per_s,step_ms,final_loss,\
-         count,colour,shape,relation,all_correct,fid,clip_score,kid,kid_std,fid_n\n",
+         count,colour,shape,relation,all_correct,fid,clip_score,kid,kid_std,fid_n,seed_index,unseen_all_correct\n",
     );
     if let Some(b) = &r.bounds {
         for (label, rep) in [("ceiling", &b.ceiling), ("chance", &b.chance)] {
@@ -76,10 +76,10 @@ pub fn csv(r: &AblationResults) -> String {
             fractions(Some(&c.overall))
         );
     }
-    for x in &r.arms {
+    for x in r.all_runs() {
         let _ = writeln!(
             s,
-            "\"{}\",{},{:.5},{:.4},{},{},{:.1},{:.2},{:.2},{:.5},{},{},{},{}",
+            "\"{}\",{},{:.5},{:.4},{},{},{:.1},{:.2},{:.2},{:.5},{},{},{},{},{},{}",
             x.arm,
             x.params,
             x.gmacs,
@@ -97,6 +97,11 @@ pub fn csv(r: &AblationResults) -> String {
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
             crate::report_quality::csv_cells(&x.quality),
+            x.seed_index,
+            x.unseen
+                .as_ref()
+                .map(|u| format!("{:.4}", u.overall.all_correct))
+                .unwrap_or_default(),
         );
     }
     s
@@ -106,9 +111,13 @@ pub fn csv(r: &AblationResults) -> String {
 pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Fusion ablation: {}\n", r.name);
+    let unseen = match r.unseen_prompts {
+        0 => String::new(),
+        n => format!(" plus {n} prompts with unseen compositions"),
+    };
     let eval = if r.chance.is_some() {
         format!(
-            "evaluated with its EMA weights on {} held-out `shapes` prompts (sampler {}, \
+            "evaluated with its EMA weights on {} seen `shapes` prompts{unseen} (sampler {}, \
              guidance w = {}, U-ViT s = {})",
             r.eval_prompts,
             r.sampler,
@@ -118,10 +127,19 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
     } else {
         "not scored for alignment (only the built-in `shapes` data has an exact scorer)".to_string()
     };
+    let runs = match r.seeds {
+        1 => "Every arm trained once, with the same seed, data order and budget".to_string(),
+        n => format!(
+            "Every arm trained {n} times (seeds {}..={}; the tables below show run 0, \
+             \"Over {n} seeds\" all runs), each run with the same seed, data order and budget \
+             as the other arms",
+            cfg.train.seed,
+            cfg.train.seed + n as u64 - 1
+        ),
+    };
     let _ = writeln!(
         s,
-        "Every arm trained with the same seed, data order and budget ({} steps at batch {}), \
-         {eval}. Machine: {}. Device: {}. Wall time: {:.1} min.\n",
+        "{runs} ({} steps at batch {}), {eval}. Machine: {}. Device: {}. Wall time: {:.1} min.\n",
         cfg.train.steps,
         cfg.train.batch_size,
         r.machine,
@@ -214,6 +232,10 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
             );
         }
     }
+    s.push_str(&crate::report_compare::splits_markdown(r));
+    s.push_str(&crate::report_compare::seeds_markdown(r));
+    s.push_str(&crate::report_compare::paired_markdown(r));
+    s.push_str(&crate::report_compare::sweep_markdown(r));
     s.push_str(&crate::report_quality::markdown(r));
     let _ = writeln!(s, "## Figures\n");
     let _ = writeln!(s, "![loss](loss.png)\n");
@@ -291,6 +313,7 @@ pub fn write_all(
         &bars,
         &out.join("throughput.png"),
     )?;
+    crate::report_compare::sweep_plots(r, out)?;
     Ok(())
 }
 

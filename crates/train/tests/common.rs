@@ -50,6 +50,7 @@ pub fn tiny() -> ExperimentConfig {
             keep_checkpoints: 2,
             log_every: 2,
             devices: 1,
+            seeds: 1,
         },
         eval: EvalConfig {
             prompts: 6,
@@ -64,6 +65,8 @@ pub fn tiny() -> ExperimentConfig {
             seed: 0,
             fid_images: 0,
             attention_rank: false,
+            unseen_prompts: 0,
         },
+        sweep: None,
     }
 }

@@ -76,6 +76,82 @@ fn unknown_fields_and_wrong_types_name_line_and_column() {
 }
 
 #[test]
+fn seeds_unseen_prompts_and_sweeps_are_checked_and_named() {
+    use ifvit_fusion::Fusion;
+    use ifvit_train::config::{DataConfig, SweepConfig};
+    let mut cfg = common::tiny();
+    // Unseen prompts need held-out compositions.
+    cfg.eval.unseen_prompts = 3;
+    let e = ExperimentConfig::from_ron(&cfg.to_ron(), "u.ron")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("u.ron") && e.contains("eval.unseen_prompts") && e.contains("holdout:"),
+        "{e}"
+    );
+    let DataConfig::Shapes(s) = &mut cfg.data else {
+        unreachable!()
+    };
+    s.holdout.colour_shapes = 1;
+    // A sweep's grid becomes the arms, c-major; it round-trips through RON.
+    cfg.sweep = Some(SweepConfig {
+        method: "crossattn".into(),
+        c: vec![0, 2],
+        v: vec![0, 1],
+    });
+    cfg.train.seeds = 3;
+    let back = ExperimentConfig::from_ron(&cfg.to_ron(), "s.ron").unwrap();
+    assert_eq!(back, cfg);
+    assert_eq!(
+        back.sweep.as_ref().unwrap().arms().unwrap(),
+        vec![
+            Fusion::IntermediateCrossAttn { c: 0, v: 0 },
+            Fusion::IntermediateCrossAttn { c: 0, v: 1 },
+            Fusion::IntermediateCrossAttn { c: 2, v: 0 },
+            Fusion::IntermediateCrossAttn { c: 2, v: 1 },
+        ]
+    );
+    // Run k of the seeds: seed + k for training and evaluation, one run.
+    let k2 = back.for_seed(2);
+    assert_eq!(
+        (k2.train.seed, k2.eval.seed, k2.train.seeds),
+        (back.train.seed + 2, back.eval.seed + 2, 1)
+    );
+    assert!(k2.sweep.is_none());
+    // A grid cell that does not fit the model (depth 2: v <= 1) and an unknown method.
+    for (sweep, field, needle) in [
+        (
+            ("crossattn", vec![0], vec![2]),
+            "sweep.c / sweep.v",
+            "v = 2",
+        ),
+        (
+            ("cross-stitch", vec![0], vec![0]),
+            "sweep.method",
+            "cross-stitch",
+        ),
+        (("concat", vec![], vec![0]), "sweep", "at least one value"),
+    ] {
+        let mut bad = back.clone();
+        bad.sweep = Some(SweepConfig {
+            method: sweep.0.into(),
+            c: sweep.1,
+            v: sweep.2,
+        });
+        let e = ExperimentConfig::from_ron(&bad.to_ron(), "b.ron")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field) && e.contains(needle), "{e}");
+    }
+    // Seeds in range.
+    let bad = back.to_ron().replacen("seeds: 3", "seeds: 0", 1);
+    let e = ExperimentConfig::from_ron(&bad, "z.ron")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("train.seeds"), "{e}");
+}
+
+#[test]
 fn print_tiny_config() {
     // Handy when editing configs: `cargo test -p ifvit-train --test config print -- --nocapture`.
     println!("{}", common::tiny().to_ron());
