@@ -13,6 +13,7 @@
 //! cargo test -p ifvit-cli --test e2e run_folder -- --ignored  # 20 random kill -9s (~2 min)
 //! ```
 
+mod common;
 mod convert_forward;
 mod data_preview;
 mod diffusion_cli;

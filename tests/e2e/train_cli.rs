@@ -1,40 +1,11 @@
 //! `ifvit train / sample / ablate` end to end on a tiny config, as a user runs them: a real
 //! SIGKILL mid-run and `--resume`, sampling, bad prompts and configs, the ablation report.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-const TINY: &str = r#"(
-    name: "tiny-cli",
-    data: Shapes((image_size: 16, object_size: (min: 6, max: 6), jitter: 0, placement: canonical)),
-    model: (preset: "uvit-tiny", embed_dim: Some(16), depth: Some(2), num_heads: Some(2),
-            patch_size: Some(4), mlp_ratio: Some(2.0), num_text_tokens: Some(8), context_dim: Some(16)),
-    arms: [EarlyConcat, IntermediateCrossAttn(c: 1, v: 1)],
-    diffusion: (schedule: ScaledLinear(beta_start: 0.00085, beta_end: 0.012), num_steps: 1000,
-                prediction: sample, loss_weighting: Uniform),
-    optim: (lr: 0.001, betas: (0.9, 0.99), eps: 1e-8, weight_decay: 0.03, warmup_steps: 2),
-    train: (batch_size: 4, steps: STEPS, seed: 3, ema_decay: 0.9, caption_dropout: 0.1,
-            checkpoint_every: 2, keep_checkpoints: 2, log_every: 1),
-    eval: (prompts: 6, sampler: Ddim(steps: 2, eta: 0.0), guidance: 2.0, batch_size: 6,
-           grid_prompts: 3, seed: 0),
-)"#;
-
-fn ifvit() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ifvit"))
-}
-
-fn config(dir: &Path, steps: u64) -> PathBuf {
-    let p = dir.join(format!("tiny-{steps}.ron"));
-    std::fs::write(&p, TINY.replace("STEPS", &steps.to_string())).unwrap();
-    p
-}
-
-fn ok(out: Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "failed: {stderr}");
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
+use crate::common::{TINY, config, ifvit, ok};
 
 fn fails(out: Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

@@ -12,6 +12,17 @@ use crate::error::TrainError;
 use crate::plot;
 use crate::trainer::read_losses;
 
+/// At least three significant digits, and at least two decimals: `16.23`, `0.0394` (GMACs
+/// in tables).
+pub fn sig3(x: f64) -> String {
+    let decimals = if x == 0.0 || !x.is_finite() {
+        2
+    } else {
+        (2 - x.abs().log10().floor() as i32).max(2) as usize
+    };
+    format!("{x:.decimals$}")
+}
+
 fn pct(v: f64) -> String {
     format!("{:.1}", 100.0 * v)
 }
@@ -353,4 +364,17 @@ pub fn summary_table(r: &AblationResults) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_significant_digits() {
+        assert_eq!(sig3(16.2301), "16.23");
+        assert_eq!(sig3(0.039412), "0.0394");
+        assert_eq!(sig3(0.0031234), "0.00312");
+        assert_eq!(sig3(0.0), "0.00");
+    }
 }

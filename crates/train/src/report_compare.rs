@@ -227,15 +227,6 @@ pub fn paired_markdown(r: &AblationResults) -> String {
     s
 }
 
-/// Three significant digits: 0.0425, 1.23, 118.
-fn sig3(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let decimals = (2 - v.abs().log10().floor() as i32).max(0) as usize;
-    format!("{v:.decimals$}")
-}
-
 /// A sweep's grid of one statistic: rows `c`, columns `v`.
 struct Grid {
     rows: Vec<String>,
@@ -286,7 +277,7 @@ fn sweep_stats(r: &AblationResults) -> Vec<Stat<'_>> {
         (
             "Forward GMACs per image".into(),
             "sweep_gmacs.png",
-            sig3,
+            crate::report::sig3,
             Box::new(move |k| r.arms.get(k).map(|a| a.gmacs)),
         ),
     ];
@@ -354,17 +345,4 @@ pub fn sweep_plots(r: &AblationResults, out: &Path) -> Result<(), TrainError> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gmacs_keep_three_significant_digits() {
-        assert_eq!(sig3(0.042512), "0.0425");
-        assert_eq!(sig3(1.2345), "1.23");
-        assert_eq!(sig3(118.4), "118");
-        assert_eq!(sig3(0.0), "0");
-    }
 }

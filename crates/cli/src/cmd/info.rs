@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::tensor::Device;
 use ifvit_fusion::Fusion;
+use ifvit_train::report::sig3;
 use ifvit_uvit::{Cost, UViT, UViTConfig, forward_cost};
 use serde::Serialize;
 
@@ -65,16 +66,6 @@ fn info(preset: &str, fusion: Fusion, device: &Device) -> Result<Info> {
 
 fn millions(n: u64) -> String {
     format!("{:.2}M", n as f64 / 1e6)
-}
-
-/// At least three significant digits, and at least two decimals: `16.23`, `0.0394`.
-fn sig3(x: f64) -> String {
-    let decimals = if x == 0.0 {
-        2
-    } else {
-        (2 - x.abs().log10().floor() as i32).max(2) as usize
-    };
-    format!("{x:.decimals$}")
 }
 
 /// A markdown table with every column as wide as its widest cell; the first `left` columns
@@ -207,14 +198,6 @@ pub fn run(args: &InfoArgs, device: &Device) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn three_significant_digits() {
-        assert_eq!(sig3(16.2301), "16.23");
-        assert_eq!(sig3(0.039412), "0.0394");
-        assert_eq!(sig3(0.0031234), "0.00312");
-        assert_eq!(sig3(0.0), "0.00");
-    }
 
     #[test]
     fn columns_line_up() {
