@@ -351,6 +351,26 @@ fn seeds_unseen_compositions_and_a_cv_sweep_reach_the_report() {
     for f in ["sweep_alignment.png", "sweep_unseen.png", "sweep_gmacs.png"] {
         assert!(out.join(f).is_file(), "missing {f}");
     }
+    assert!(report.contains("sample ms/img"), "{report}");
+    // The report is written again from results.json alone, with the same statistics.
+    std::fs::remove_file(out.join("report.md")).unwrap();
+    ok(ifvit().arg("report").arg(&out).output().unwrap());
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(again["paired"], json["paired"]);
+    assert!(out.join("report.md").is_file());
+    let e = fails(
+        ifvit()
+            .arg("report")
+            .arg(dir.path().join("nothing"))
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        e.contains("no results.json") && e.contains("ifvit ablate"),
+        "{e}"
+    );
+    assert!(!dir.path().join("nothing").exists());
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert_eq!(
         csv.lines()

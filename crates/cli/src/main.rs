@@ -61,6 +61,8 @@ enum Command {
     Analyze(cmd::analyze::AnalyzeCommand),
     /// Train every fusion arm of a config, evaluate, write a report (the main job).
     Ablate(cmd::ablate::AblateArgs),
+    /// Write an ablation folder's report again from its results.json (nothing is retrained).
+    Report(cmd::report::ReportArgs),
     /// Convert a checkpoint of another layout (`--from released-fusion`) to ifvit's.
     Convert(cmd::convert::ConvertArgs),
     /// Run the network on `x`, `t`, `context` from a safetensors file; write `out`.
@@ -137,6 +139,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => cmd::train::run(a, &device),
         Command::Sample(a) => cmd::sample::run(a, &device),
         Command::Ablate(a) => cmd::ablate::run(a, &device),
+        Command::Report(a) => cmd::report::run(a),
         Command::Eval(a) => cmd::eval::run(a, &device),
         Command::Analyze(c) => cmd::analyze::run(c, &device),
         Command::EncodeText(a) => cmd::encode_text::run(a, &device),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ifvit_metrics::shapes::report::AspectMeans;
 
-use crate::ablate::AblationResults;
+use crate::ablate::{AblationResults, ArmResult};
 use crate::checkpoint::write_atomic;
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
@@ -21,6 +21,11 @@ pub fn sig3(x: f64) -> String {
         (2 - x.abs().log10().floor() as i32).max(2) as usize
     };
     format!("{x:.decimals$}")
+}
+
+/// Sampling milliseconds per evaluation image (guided, the evaluation sampler and batch).
+fn sample_ms(x: &ArmResult, prompts: usize) -> Option<f64> {
+    (prompts > 0 && x.sample_seconds > 0.0).then(|| 1e3 * x.sample_seconds / prompts as f64)
 }
 
 fn pct(v: f64) -> String {
@@ -69,7 +74,7 @@ fn fractions(a: Option<&AspectMeans>) -> String {
 pub fn csv(r: &AblationResults) -> String {
     let mut s = String::from(
         "arm,params,gmacs,gmacs_ratio,train_steps,batch,train_seconds,train_img_per_s,step_ms,final_loss,\
-         count,colour,shape,relation,all_correct,fid,clip_score,kid,kid_std,fid_n,seed_index,unseen_all_correct\n",
+         count,colour,shape,relation,all_correct,fid,clip_score,kid,kid_std,fid_n,seed_index,unseen_all_correct,sample_ms_per_img\n",
     );
     if let Some(b) = &r.bounds {
         for (label, rep) in [("ceiling", &b.ceiling), ("chance", &b.chance)] {
@@ -90,7 +95,7 @@ pub fn csv(r: &AblationResults) -> String {
     for x in r.all_runs() {
         let _ = writeln!(
             s,
-            "\"{}\",{},{:.5},{:.4},{},{},{:.1},{:.2},{:.2},{:.5},{},{},{},{},{},{}",
+            "\"{}\",{},{:.5},{:.4},{},{},{:.1},{:.2},{:.2},{:.5},{},{},{},{},{},{},{}",
             x.arm,
             x.params,
             x.gmacs,
@@ -112,6 +117,9 @@ pub fn csv(r: &AblationResults) -> String {
             x.unseen
                 .as_ref()
                 .map(|u| format!("{:.4}", u.overall.all_correct))
+                .unwrap_or_default(),
+            sample_ms(x, r.eval_prompts)
+                .map(|v| format!("{v:.2}"))
                 .unwrap_or_default(),
         );
     }
@@ -161,11 +169,11 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
     let _ = writeln!(s, "## Results\n");
     let _ = writeln!(
         s,
-        "| arm | params | GMACs/img | vs first | img/s (train) | step ms | final loss | count % | colour % | shape % | relation % | all correct % [95% CI] |"
+        "| arm | params | GMACs/img | vs first | img/s (train) | step ms | sample ms/img | final loss | count % | colour % | shape % | relation % | all correct % [95% CI] |"
     );
     let _ = writeln!(
         s,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     if let Some(b) = &r.bounds {
         for (label, rep) in [
@@ -174,7 +182,7 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
         ] {
             let [a, b, d, e, _] = cells(Some(&rep.overall));
             let f = all_correct_ci(&rep.overall);
-            let _ = writeln!(s, "| {label} | | | | | | | {a} | {b} | {d} | {e} | {f} |");
+            let _ = writeln!(s, "| {label} | | | | | | | | {a} | {b} | {d} | {e} | {f} |");
         }
     }
     if let Some(c) = &r.chance {
@@ -182,7 +190,7 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
         let f = all_correct_ci(&c.overall);
         let _ = writeln!(
             s,
-            "| untrained (noise) | | | | | | | {a} | {b} | {d} | {e} | {f} |"
+            "| untrained (noise) | | | | | | | | {a} | {b} | {d} | {e} | {f} |"
         );
     }
     for x in &r.arms {
@@ -194,13 +202,14 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             s,
-            "| {} | {:.3}M | {:.4} | {:.3} | {:.1} | {:.1} | {:.4} | {a} | {b} | {d} | {e} | **{f}** |",
+            "| {} | {:.3}M | {:.4} | {:.3} | {:.1} | {:.1} | {} | {:.4} | {a} | {b} | {d} | {e} | **{f}** |",
             x.arm,
             x.params as f64 / 1e6,
             x.gmacs,
             x.gmacs_ratio_to_first_arm,
             x.train_images_per_s,
             x.step_ms,
+            sample_ms(x, r.eval_prompts).map_or("-".into(), |v| format!("{v:.1}")),
             x.final_loss,
         );
     }
@@ -220,7 +229,8 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
         s,
         "GMACs are the analytic forward cost per image (`ifvit info`); img/s is measured \
          training throughput on this run's device (optimizer steps only; checkpoint writes \
-         excluded).\n"
+         excluded); sample ms/img is the evaluation sampler's wall time per image (with \
+         guidance, the evaluation batch size).\n"
     );
     if let Some(c) = &r.chance {
         let _ = writeln!(s, "### Alignment by caption aspect\n");
@@ -266,6 +276,24 @@ pub fn markdown(r: &AblationResults, cfg: &ExperimentConfig, has_samples: bool) 
         "## Reproduce\n\n```\nifvit ablate --config <this folder>/config.ron --out <folder>\n```\n"
     );
     s
+}
+
+/// Writes the report files of the finished ablation in `out` again from its `results.json`
+/// and `config.ron` (`ifvit report DIR`): after a change of the report's format, or to add
+/// the statistics across runs to an older folder. Nothing is trained or sampled.
+pub fn rewrite(out: &Path) -> Result<AblationResults, TrainError> {
+    let path = out.join("results.json");
+    let bytes = std::fs::read(&path).map_err(|e| crate::checkpoint::io_err(&path, e))?;
+    let mut r: AblationResults =
+        serde_json::from_slice(&bytes).map_err(|e| TrainError::Output {
+            path: path.display().to_string(),
+            message: format!("not the results.json of an ablation: {e}"),
+        })?;
+    let cfg = ExperimentConfig::load(&out.join("config.ron"))?;
+    r.summary = crate::compare::summaries(&r);
+    r.paired = crate::compare::paired(&r);
+    write_all(&r, &cfg, out)?;
+    Ok(r)
 }
 
 /// Writes every report file into `out`.

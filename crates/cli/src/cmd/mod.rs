@@ -18,6 +18,7 @@ pub mod model_args;
 pub mod prepare;
 pub mod progress;
 pub mod pytorch;
+pub mod report;
 pub mod sample;
 pub mod schedulers;
 pub mod train;
