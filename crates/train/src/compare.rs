@@ -40,7 +40,12 @@ pub struct PairedRow {
     pub aspect: Option<Aspect>,
     /// Runs (seeds) both arms have.
     pub runs: usize,
+    /// Pooled over the runs' items.
     pub paired: Paired,
+    /// The difference of the rates within each run, in run order (whether the pooled
+    /// difference holds seed by seed or comes from one run).
+    #[serde(default)]
+    pub per_run: Vec<f64>,
 }
 
 /// The runs of `arm`, in run order.
@@ -135,11 +140,17 @@ pub fn paired(r: &AblationResults) -> Vec<PairedRow> {
                     continue;
                 }
                 let (mut xa, mut xb) = (Vec::new(), Vec::new());
+                let mut per_run = Vec::with_capacity(matched.len());
                 for (ia, ib) in &matched {
+                    let (mut ka, mut kb, mut n) = (0usize, 0usize, 0usize);
                     for k in (0..aspects.len()).filter(|&k| keep(k)) {
                         xa.push(ia[k]);
                         xb.push(ib[k]);
+                        ka += ia[k] as usize;
+                        kb += ib[k] as usize;
+                        n += 1;
                     }
+                    per_run.push((ka as f64 - kb as f64) / n as f64);
                 }
                 rows.push(PairedRow {
                     a: a.clone(),
@@ -148,6 +159,7 @@ pub fn paired(r: &AblationResults) -> Vec<PairedRow> {
                     aspect: scope,
                     runs: matched.len(),
                     paired: Paired::of(&xa, &xb),
+                    per_run,
                 });
             }
         }
@@ -261,6 +273,8 @@ mod tests {
         let d = all.paired;
         assert_eq!((d.both, d.only_a, d.only_b, d.neither), (3, 4, 0, 1));
         assert!((d.diff - 0.5).abs() < 1e-12);
+        // Seed 0: b 4/4, a 2/4; seed 1: b 3/4, a 1/4.
+        assert_eq!(all.per_run, vec![0.5, 0.5]);
         let rel = &p[2];
         assert_eq!(rel.aspect, Some(Aspect::Relation));
         assert_eq!((rel.paired.only_a, rel.paired.only_b), (3, 0));

@@ -157,9 +157,13 @@ pub fn seeds_markdown(r: &AblationResults) -> String {
 /// "+12.0 [3.1, 20.4] p=0.008" in percentage points.
 fn diff_cell(p: &PairedRow) -> String {
     let d = &p.paired;
-    let star = if d.significant() { " *" } else { "" };
+    let star = if d.significant() && d.p_value < 0.05 {
+        " *"
+    } else {
+        ""
+    };
     format!(
-        "{:+.1} [{:+.1}, {:+.1}] p={}{star}",
+        "{:+.1} [{:+.1}, {:+.1}] p{}{star}",
         100.0 * d.diff,
         100.0 * d.lo,
         100.0 * d.hi,
@@ -171,7 +175,7 @@ fn p_value(p: f64) -> String {
     if p < 0.001 {
         "<0.001".into()
     } else {
-        format!("{p:.3}")
+        format!("={p:.3}")
     }
 }
 
@@ -185,8 +189,12 @@ pub fn paired_markdown(r: &AblationResults) -> String {
         s,
         "All-correct of arm A minus arm B in percentage points over the same prompts, initial \
          noise and seeds, with Newcombe's 95% interval for paired proportions and the exact \
-         McNemar p-value over the discordant items; `*`: the interval excludes 0. Columns: \
-         all prompts of the split, then its binding and relation prompts only.\n"
+         McNemar p-value over the discordant items; `*`: the interval excludes 0 and p < 0.05 \
+         (the two can disagree near the edge; both must hold). Columns: all prompts of the \
+         split, the same difference within each run (seed), then the split's binding and \
+         relation prompts only. The test treats the (seed, prompt) items as independent: it \
+         asks whether these trained models differ on such prompts; whether the difference \
+         survives other training seeds shows in the per-run column and \"Over N seeds\".\n"
     );
     for split in [Split::Seen, Split::Unseen] {
         let rows: Vec<&PairedRow> = r.paired.iter().filter(|p| p.split == split).collect();
@@ -195,7 +203,7 @@ pub fn paired_markdown(r: &AblationResults) -> String {
         }
         let _ = writeln!(
             s,
-            "**{} prompts**\n\n| A - B | runs | all | binding | relation |\n|---|---:|---:|---:|---:|",
+            "**{} prompts**\n\n| A - B | runs | all | per run (all) | binding | relation |\n|---|---:|---:|---:|---:|---:|",
             split.name()
         );
         let mut keys: Vec<(&str, &str)> = Vec::new();
@@ -210,13 +218,20 @@ pub fn paired_markdown(r: &AblationResults) -> String {
                     .find(|p| p.a == a && p.b == b && p.aspect == aspect)
                     .map_or("-".into(), |p| diff_cell(p))
             };
-            let runs = rows
+            let all = rows
                 .iter()
-                .find(|p| p.a == a && p.b == b)
-                .map_or(0, |p| p.runs);
+                .find(|p| p.a == a && p.b == b && p.aspect.is_none());
+            let runs = all.map_or(0, |p| p.runs);
+            let per_run = all.map_or("-".into(), |p| {
+                p.per_run
+                    .iter()
+                    .map(|d| format!("{:+.1}", 100.0 * d))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            });
             let _ = writeln!(
                 s,
-                "| {a} - {b} | {runs} | {} | {} | {} |",
+                "| {a} - {b} | {runs} | {} | {per_run} | {} | {} |",
                 cell(None),
                 cell(Some(Aspect::Binding)),
                 cell(Some(Aspect::Relation))
