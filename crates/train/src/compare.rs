@@ -25,6 +25,10 @@ pub struct ArmSummary {
     pub relation: Option<Spread>,
     /// FID per run.
     pub fid: Option<Spread>,
+    /// Mean over runs of the attention-rank depth profile (shallow, middle, deep third);
+    /// `None` where no run has one.
+    #[serde(default)]
+    pub attention_profile: Option<[f64; 3]>,
     /// Every run's seen items pooled (`runs x prompts`), with its Wilson interval.
     pub seen_pooled: Option<Proportion>,
     pub unseen_pooled: Option<Proportion>,
@@ -74,6 +78,15 @@ pub fn summaries(r: &AblationResults) -> Vec<ArmSummary> {
                 .filter_map(|x| x.alignment.as_ref().and_then(|a| a.overall.relation))
                 .collect();
             let fid: Vec<f64> = runs.iter().filter_map(|x| x.fid).collect();
+            let profiles: Vec<[f64; 3]> = runs
+                .iter()
+                .filter_map(|x| x.quality.attention_rank_profile)
+                .filter_map(|p| Some([p[0]?, p[1]?, p[2]?]))
+                .collect();
+            let attention_profile = (!profiles.is_empty()).then(|| {
+                let n = profiles.len() as f64;
+                std::array::from_fn(|i| profiles.iter().map(|p| p[i]).sum::<f64>() / n)
+            });
             let pool = |f: fn(&ArmResult) -> &Vec<bool>| {
                 let all: Vec<bool> = runs.iter().flat_map(|x| f(x).iter().copied()).collect();
                 (!all.is_empty()).then(|| Proportion::of(all))
@@ -85,6 +98,7 @@ pub fn summaries(r: &AblationResults) -> Vec<ArmSummary> {
                 unseen: Spread::of(&unseen),
                 relation: Spread::of(&relation),
                 fid: Spread::of(&fid),
+                attention_profile,
                 seen_pooled: pool(|x| &x.items.seen),
                 unseen_pooled: pool(|x| &x.items.unseen),
             }

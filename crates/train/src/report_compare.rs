@@ -123,7 +123,7 @@ pub fn seeds_markdown(r: &AblationResults) -> String {
     );
     let _ = writeln!(
         s,
-        "| arm | runs | seen all correct % | seen pooled [95% CI] | unseen all correct % | unseen pooled [95% CI] | relation check % (seen) | FID |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        "| arm | runs | seen all correct % | seen pooled [95% CI] | unseen all correct % | unseen pooled [95% CI] | relation check % (seen) | FID | attention eff. rank shallow / middle / deep (mean) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for x in &r.summary {
         let pooled = |p: Option<&ifvit_metrics::Proportion>| {
@@ -138,9 +138,12 @@ pub fn seeds_markdown(r: &AblationResults) -> String {
                 format!("{:.1} ± {:.1}", f.mean, f.sd)
             }
         });
+        let rank = x
+            .attention_profile
+            .map_or("-".into(), |[a, b, c]| format!("{a:.2} / {b:.2} / {c:.2}"));
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {fid} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {fid} | {rank} |",
             x.arm,
             x.runs,
             spread(x.seen.as_ref()),
