@@ -44,3 +44,18 @@ pub fn ok_all(out: Output) -> String {
     assert!(out.status.success(), "failed: {stderr}");
     String::from_utf8_lossy(&out.stdout).to_string() + &stderr
 }
+
+/// Every row of a CSV text has the header's number of columns (commas outside quoted fields:
+/// arm names hold commas).
+pub fn assert_csv_rectangular(csv: &str) {
+    let cols = |l: &str| {
+        l.split('"')
+            .step_by(2)
+            .map(|p| p.matches(',').count())
+            .sum::<usize>()
+    };
+    let header = cols(csv.lines().next().unwrap());
+    for l in csv.lines() {
+        assert_eq!(cols(l), header, "{l}");
+    }
+}

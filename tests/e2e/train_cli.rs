@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common::{TINY, config, ifvit, ok};
+use crate::common::{TINY, assert_csv_rectangular, config, ifvit, ok};
 
 fn fails(out: Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -215,19 +215,7 @@ fn the_ablation_writes_its_report() {
         report.contains("arms/early-concat/attention-rank/attention_rank.png"),
         "{report}"
     );
-    // Every CSV row has the header's columns.
-    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
-    // Commas outside quoted fields (arm names hold commas).
-    let cols = |l: &str| {
-        l.split('"')
-            .step_by(2)
-            .map(|p| p.matches(',').count())
-            .sum::<usize>()
-    };
-    let header = cols(csv.lines().next().unwrap());
-    for l in csv.lines() {
-        assert_eq!(cols(l), header, "{l}");
-    }
+    assert_csv_rectangular(&std::fs::read_to_string(out.join("results.csv")).unwrap());
     assert!(
         report.contains("| real images, another caption (chance) |"),
         "{report}"
@@ -372,6 +360,7 @@ fn seeds_unseen_compositions_and_a_cv_sweep_reach_the_report() {
     );
     assert!(!dir.path().join("nothing").exists());
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_csv_rectangular(&csv);
     assert_eq!(
         csv.lines()
             .filter(|l| l.starts_with("\"intermediate"))

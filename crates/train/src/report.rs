@@ -23,6 +23,12 @@ pub fn sig3(x: f64) -> String {
     format!("{x:.decimals$}")
 }
 
+/// The unseen prompts' all-correct fraction (empty without unseen prompts).
+fn unseen_cell(u: Option<&ifvit_metrics::AlignmentReport>) -> String {
+    u.map(|u| format!("{:.4}", u.overall.all_correct))
+        .unwrap_or_default()
+}
+
 /// Sampling milliseconds per evaluation image (guided, the evaluation sampler and batch).
 fn sample_ms(x: &ArmResult, prompts: usize) -> Option<f64> {
     (prompts > 0 && x.sample_seconds > 0.0).then(|| 1e3 * x.sample_seconds / prompts as f64)
@@ -77,19 +83,25 @@ pub fn csv(r: &AblationResults) -> String {
          count,colour,shape,relation,all_correct,fid,clip_score,kid,kid_std,fid_n,seed_index,unseen_all_correct,sample_ms_per_img\n",
     );
     if let Some(b) = &r.bounds {
-        for (label, rep) in [("ceiling", &b.ceiling), ("chance", &b.chance)] {
+        let unseen = r.unseen_bounds.as_ref();
+        for (label, rep, u) in [
+            ("ceiling", &b.ceiling, unseen.map(|u| &u.ceiling)),
+            ("chance", &b.chance, unseen.map(|u| &u.chance)),
+        ] {
             let _ = writeln!(
                 s,
-                "real images ({label}),,,,0,,,,,,{},,,,,",
-                fractions(Some(&rep.overall))
+                "real images ({label}),,,,0,,,,,,{},,,,,,,{},",
+                fractions(Some(&rep.overall)),
+                unseen_cell(u)
             );
         }
     }
     if let Some(c) = &r.chance {
         let _ = writeln!(
             s,
-            "untrained (noise),,,,0,,,,,,{},,,,,",
-            fractions(Some(&c.overall))
+            "untrained (noise),,,,0,,,,,,{},,,,,,,{},",
+            fractions(Some(&c.overall)),
+            unseen_cell(r.unseen_chance.as_ref())
         );
     }
     for x in r.all_runs() {
@@ -114,10 +126,7 @@ pub fn csv(r: &AblationResults) -> String {
                 .unwrap_or_default(),
             crate::report_quality::csv_cells(&x.quality),
             x.seed_index,
-            x.unseen
-                .as_ref()
-                .map(|u| format!("{:.4}", u.overall.all_correct))
-                .unwrap_or_default(),
+            unseen_cell(x.unseen.as_ref()),
             sample_ms(x, r.eval_prompts)
                 .map(|v| format!("{v:.2}"))
                 .unwrap_or_default(),
