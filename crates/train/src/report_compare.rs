@@ -334,7 +334,7 @@ pub fn sweep_markdown(r: &AblationResults) -> String {
         for (label, row) in g.rows.iter().zip(&g.values) {
             let cells: Vec<String> = row
                 .iter()
-                .map(|v| v.map_or("-".into(), |v| fmt(v)))
+                .map(|v| v.map_or("-".into(), &fmt))
                 .collect();
             let _ = writeln!(s, "| {label} | {} |", cells.join(" | "));
         }
