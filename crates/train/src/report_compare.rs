@@ -332,10 +332,7 @@ pub fn sweep_markdown(r: &AblationResults) -> String {
         let _ = writeln!(s, "| | {} |", g.cols.join(" | "));
         let _ = writeln!(s, "|---|{}", "---:|".repeat(g.cols.len()));
         for (label, row) in g.rows.iter().zip(&g.values) {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|v| v.map_or("-".into(), &fmt))
-                .collect();
+            let cells: Vec<String> = row.iter().map(|v| v.map_or("-".into(), &fmt)).collect();
             let _ = writeln!(s, "| {label} | {} |", cells.join(" | "));
         }
         let _ = writeln!(s, "\n![{title}]({file})\n");
