@@ -188,6 +188,15 @@ impl Fusion {
         Self::from_parts(method, Placement::Intermediate { c, v }).ok_or_else(unknown)
     }
 
+    /// The conditioning method without its placement: `concat`, `crossattn`,
+    /// `pixart-crossattn` or `mmdit-joint`.
+    pub fn method(&self) -> &'static str {
+        let f = self.family();
+        f.strip_prefix("early-")
+            .or_else(|| f.strip_prefix("intermediate-"))
+            .unwrap_or(f)
+    }
+
     /// The strategy's family name (`intermediate-concat`), without knobs.
     pub fn family(&self) -> &'static str {
         match self {
@@ -305,6 +314,7 @@ mod tests {
             let back = Fusion::parse(f.family(), knobs.map(|k| k.0), knobs.map(|k| k.1)).unwrap();
             assert_eq!(back, f);
             assert!(f.to_string().starts_with(f.family()));
+            assert_eq!(Fusion::from_parts(f.method(), f.placement()), Some(f));
         }
         assert_eq!(
             Fusion::parse("intermediate-concat", None, None).unwrap(),

@@ -42,7 +42,7 @@ use crate::compare::{ArmSummary, PairedRow};
 use crate::config::{DataConfig, ExperimentConfig, SweepConfig};
 use crate::data::{TrainData, shapes_config};
 use crate::error::TrainError;
-use crate::eval::{EvalOutcome, evaluate_split};
+use crate::eval::{EvalOutcome, evaluate};
 use crate::eval_run::ClipField;
 use crate::model::TextToImage;
 use crate::sample::{SampleSettings, sample_prompts};
@@ -262,13 +262,12 @@ pub fn ablate(
     interrupt: Option<Arc<AtomicBool>>,
     progress: &mut dyn AblationProgress,
 ) -> Result<AblationResults, TrainError> {
-    let fusions = match &cfg.sweep {
-        Some(sw) => sw
-            .arms()
-            .map_err(|e| TrainError::Other(format!("sweep: {e}")))?,
-        None => cfg.arms.clone(),
-    };
-    let arms: Vec<Arm> = fusions.into_iter().map(Arm::from).collect();
+    let arms: Vec<Arm> = cfg
+        .ablation_arms()
+        .map_err(|e| TrainError::Other(format!("sweep: {e}")))?
+        .into_iter()
+        .map(Arm::from)
+        .collect();
     ablate_arms(cfg, &arms, out, device, interrupt, progress)
 }
 
@@ -579,10 +578,10 @@ impl<'a> Ablation<'a> {
         self.progress.phase(phase, (n_seen + n_unseen) as u64);
         let (base, per_img, progress) = (self.units, self.per_img, &mut *self.progress);
         let mut tick = |d: usize| progress.advance(d as u64, base + d as f64 * per_img, None);
-        let seen = evaluate_split(model, tok, cfg, Split::Seen, n_seen, self.device, &mut tick)?;
+        let seen = evaluate(model, tok, cfg, Split::Seen, n_seen, self.device, &mut tick)?;
         let unseen = match n_unseen {
             0 => None,
-            n => Some(evaluate_split(
+            n => Some(evaluate(
                 model,
                 tok,
                 cfg,

@@ -559,6 +559,14 @@ impl ExperimentConfig {
         Ok(())
     }
 
+    /// The arms `ifvit ablate` trains: the sweep's grid if there is one, else `arms`.
+    pub fn ablation_arms(&self) -> Result<Vec<Fusion>, ifvit_fusion::FusionError> {
+        match &self.sweep {
+            Some(sw) => sw.arms(),
+            None => Ok(self.arms.clone()),
+        }
+    }
+
     /// Run `k` of `train.seeds`: training seed `seed + k` and evaluation noise `eval.seed +
     /// k`, as a single-run config (what that run's folder records).
     pub fn for_seed(&self, k: usize) -> ExperimentConfig {

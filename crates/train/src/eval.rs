@@ -33,28 +33,10 @@ pub struct EvalOutcome {
     pub nfe: usize,
 }
 
-/// Samples the `eval.prompts` seen prompts and scores them.
-pub fn evaluate<S: FusionStrategy>(
-    model: &TextToImage<S>,
-    text: &dyn Conditioner,
-    cfg: &ExperimentConfig,
-    device: &Device,
-    on_batch: &mut dyn FnMut(usize),
-) -> Result<EvalOutcome, TrainError> {
-    evaluate_split(
-        model,
-        text,
-        cfg,
-        Split::Seen,
-        cfg.eval.prompts,
-        device,
-        on_batch,
-    )
-}
-
-/// Samples `n` evaluation prompts of `split` (`eval_prompts`) and scores them; the noise
+/// Samples `n` evaluation prompts of `split` (`eval_prompts`; the ablation asks for
+/// `eval.prompts` seen and `eval.unseen_prompts` unseen ones) and scores them; the noise
 /// comes from `eval.seed` (unseen prompts use a different stream than seen ones).
-pub fn evaluate_split<S: FusionStrategy>(
+pub fn evaluate<S: FusionStrategy>(
     model: &TextToImage<S>,
     text: &dyn Conditioner,
     cfg: &ExperimentConfig,

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use ifvit_metrics::Proportion;
 use ifvit_metrics::shapes::report::AspectMeans;
 
 use crate::ablate::{AblationResults, ArmResult};
@@ -34,18 +35,24 @@ fn sample_ms(x: &ArmResult, prompts: usize) -> Option<f64> {
     (prompts > 0 && x.sample_seconds > 0.0).then(|| 1e3 * x.sample_seconds / prompts as f64)
 }
 
-fn pct(v: f64) -> String {
+/// A fraction in percent with one decimal: "24.7".
+pub(crate) fn pct(v: f64) -> String {
     format!("{:.1}", 100.0 * v)
 }
 
+/// A rate with its 95% Wilson interval in percent: "24.7 [18.5, 32.1]".
+pub(crate) fn interval(p: &Proportion) -> String {
+    format!("{} [{}, {}]", pct(p.p), pct(p.lo), pct(p.hi))
+}
+
 /// All-correct with its 95% Wilson interval: "24.7 [18.5, 32.1]".
-fn all_correct_ci(a: &AspectMeans) -> String {
+pub(crate) fn all_correct_ci(a: &AspectMeans) -> String {
     let p = a.intervals.all_correct;
     if p.n == 0 {
         // A report written before the intervals existed.
         return pct(a.all_correct);
     }
-    format!("{} [{}, {}]", pct(p.p), pct(p.lo), pct(p.hi))
+    interval(&p)
 }
 
 /// Percentages of `count, colour, shape, relation, all-correct` ("-" where absent).

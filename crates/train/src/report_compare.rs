@@ -12,20 +12,11 @@ use crate::ablate::AblationResults;
 use crate::compare::PairedRow;
 use crate::error::TrainError;
 use crate::plot;
-
-fn pct(v: f64) -> String {
-    format!("{:.1}", 100.0 * v)
-}
+use crate::report::{all_correct_ci, interval, pct};
 
 /// All-correct with its interval: "24.7 [18.5, 32.1]" ("-" when nothing was scored).
 fn ci(a: Option<&AspectMeans>) -> String {
-    match a {
-        Some(a) if a.n > 0 => {
-            let p = a.intervals.all_correct;
-            format!("{} [{}, {}]", pct(p.p), pct(p.lo), pct(p.hi))
-        }
-        _ => "-".into(),
-    }
+    a.filter(|a| a.n > 0).map_or("-".into(), all_correct_ci)
 }
 
 /// All-correct of one aspect's prompts ("-" when the split has none of them).
@@ -126,11 +117,7 @@ pub fn seeds_markdown(r: &AblationResults) -> String {
         "| arm | runs | seen all correct % | seen pooled [95% CI] | unseen all correct % | unseen pooled [95% CI] | relation check % (seen) | FID | attention eff. rank shallow / middle / deep (mean) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for x in &r.summary {
-        let pooled = |p: Option<&ifvit_metrics::Proportion>| {
-            p.map_or("-".into(), |p| {
-                format!("{} [{}, {}]", pct(p.p), pct(p.lo), pct(p.hi))
-            })
-        };
+        let pooled = |p: Option<&ifvit_metrics::Proportion>| p.map_or("-".into(), interval);
         let fid = x.fid.map_or("-".into(), |f| {
             if f.n == 1 {
                 format!("{:.1}", f.mean)

@@ -96,17 +96,11 @@ fn apply_overrides(args: &AblateArgs, cfg: &mut ExperimentConfig) -> Result<()> 
     };
     let method = match &args.method {
         Some(m) => m.trim().to_ascii_lowercase(),
-        None => {
-            let family = cfg
-                .arms
-                .first()
-                .map(|f| f.family())
-                .unwrap_or("early-crossattn");
-            family
-                .trim_start_matches("early-")
-                .trim_start_matches("intermediate-")
-                .to_string()
-        }
+        None => cfg
+            .arms
+            .first()
+            .map_or("crossattn", |f| f.method())
+            .to_string(),
     };
     cfg.sweep = Some(SweepConfig {
         method,
@@ -127,10 +121,7 @@ pub fn run(args: &AblateArgs, device: &Device) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
-    let arms = match &cfg.sweep {
-        Some(sw) => sw.c.len() * sw.v.len(),
-        None => cfg.arms.len(),
-    };
+    let arms = cfg.ablation_arms()?.len();
     eprintln!(
         "ablation `{}`: {arms} arms x {} seed(s) x {} steps (batch {}), eval {} + {} unseen prompts -> {}",
         cfg.name,
